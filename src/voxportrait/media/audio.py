@@ -1,0 +1,89 @@
+"""Audio decoding with PyAV: any container FFmpeg reads, any channel count and sample rate, to float32 mono."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from ..errors import UnreadableMedia
+from .files import check_input
+
+SAMPLE_RATE_HZ = 16_000  # what every audio analysis in the project expects
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    duration_s: float
+    sample_rate_hz: int
+    channels: int
+    codec: str
+
+
+def _open(path, what: str):
+    p = check_input(path, what)
+    try:
+        container = av.open(str(p), metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError) as e:
+        raise UnreadableMedia(f"{what} cannot be decoded: {p} ({e}); use wav, mp3, m4a, flac, ogg or mp4") from e
+    if not container.streams.audio:
+        kinds = "a video without sound" if container.streams.video else "a file without any audio stream"
+        container.close()
+        raise UnreadableMedia(f"{what} has no audio track: {p} is {kinds}; give a speech recording")
+    return p, container
+
+
+def audio_info(path: str | os.PathLike, what: str = "audio") -> AudioInfo:
+    """Duration, native rate, channels and codec of the first audio stream."""
+    _, container = _open(path, what)
+    with container:
+        s = container.streams.audio[0]
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = float("nan")
+        return AudioInfo(duration, s.codec_context.sample_rate, s.codec_context.channels, s.codec_context.name)
+
+
+def load_audio(
+    path: str | os.PathLike, sample_rate_hz: int = SAMPLE_RATE_HZ, what: str = "audio"
+) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of ``path`` to (float32 mono samples in [-1, 1], sample_rate_hz).
+
+    Channels are averaged by FFmpeg's resampler (its standard downmix); the rate is converted to
+    ``sample_rate_hz``. Raises UnreadableMedia for corrupt, truncated or empty audio.
+    """
+    p, container = _open(path, what)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate_hz)
+    chunks: list[np.ndarray] = []
+    decoded_any = False
+    try:
+        with container:
+            stream = container.streams.audio[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                decoded_any = True
+                frame.pts = None  # let the resampler count samples; broken timestamps must not gap the output
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except av.error.FFmpegError as e:
+        if not decoded_any:
+            raise UnreadableMedia(f"{what} is corrupt or not audio: {p} ({e})") from e
+        # A truncated file: keep what decoded, as every player does.
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if samples.size == 0:
+        raise UnreadableMedia(f"{what} contains no audio samples: {p} (zero-length or corrupt recording)")
+    if not np.all(np.isfinite(samples)):
+        raise UnreadableMedia(f"{what} decodes to non-finite samples: {p}")
+    return samples.astype(np.float32, copy=False), sample_rate_hz
+
+
+def duration_s(samples: np.ndarray, sample_rate_hz: int) -> float:
+    return len(samples) / float(sample_rate_hz)
+

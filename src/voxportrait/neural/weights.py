@@ -1,0 +1,129 @@
+"""One table of the checkpoint files the neural parts expect, and strict, safe loading of them.
+
+A file is looked up under the folder the user passed (``--weights DIR``), then ``$VOXPORTRAIT_WEIGHTS``, then
+the user cache folder (``$XDG_CACHE_HOME/voxportrait/weights``, default ``~/.cache/voxportrait/weights``).
+Paths inside those folders follow each project's published layout, so a downloaded release folder works as is.
+Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MissingDependency, MissingWeights
+
+ENV_VAR = "VOXPORTRAIT_WEIGHTS"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One checkpoint file: where it lives in the published layout and what it expects."""
+
+    key: str            # our name, e.g. "liveportrait.spade_generator"
+    relpath: str        # path under a weights folder, in the publisher's layout
+    source: str         # where a user obtains it
+    sha256: str | None = None
+    contract: str = ""  # the input the network expects (size, range, colour order)
+
+
+def _lp(name: str, contract: str) -> WeightFile:
+    return WeightFile(
+        key=f"liveportrait.{name}",
+        relpath=f"liveportrait/base_models/{name}.pth",
+        source="https://huggingface.co/KwaiVGI/LivePortrait (folder liveportrait/base_models)",
+        contract=contract,
+    )
+
+
+WEIGHTS: dict[str, WeightFile] = {
+    w.key: w
+    for w in [
+        _lp("appearance_feature_extractor", "RGB 256x256 in [0, 1], NCHW"),
+        _lp("motion_extractor", "RGB 256x256 in [0, 1], NCHW"),
+        _lp("warping_module", "appearance features (N, 32, 16, 64, 64) and 21x3 keypoints"),
+        _lp("spade_generator", "warped features (N, 256, 64, 64) -> RGB 512x512 in [0, 1]"),
+        WeightFile(
+            key="liveportrait.stitching_retargeting_module",
+            relpath="liveportrait/retargeting_models/stitching_retargeting_module.pth",
+            source="https://huggingface.co/KwaiVGI/LivePortrait (folder liveportrait/retargeting_models)",
+            contract="dict with retarget_shoulder / retarget_mouth / retarget_eye state dicts",
+        ),
+    ]
+}
+
+
+def user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "voxportrait" / "weights"
+
+
+def search_roots(weights_dir: str | os.PathLike | None = None) -> list[Path]:
+    roots = []
+    if weights_dir:
+        roots.append(Path(weights_dir))
+    if os.environ.get(ENV_VAR):
+        roots.append(Path(os.environ[ENV_VAR]))
+    roots.append(user_cache_dir())
+    return roots
+
+
+def locate(key: str, weights_dir: str | os.PathLike | None = None) -> Path:
+    """The path of checkpoint ``key``; MissingWeights names the file, where we looked and where to get it."""
+    entry = WEIGHTS[key]
+    tried = []
+    for root in search_roots(weights_dir):
+        p = root / entry.relpath
+        if p.is_file():
+            return p
+        tried.append(str(p))
+    raise MissingWeights(
+        f"missing checkpoint {Path(entry.relpath).name} ({key}). Looked for: {'; '.join(tried)}. "
+        f"Get it from {entry.source} and place it at <weights folder>/{entry.relpath}, then pass --weights "
+        f"<weights folder> or set ${ENV_VAR}."
+    )
+
+
+def require_torch():
+    """Import torch, or explain how to install the neural extra."""
+    try:
+        import torch
+    except ImportError as e:
+        raise MissingDependency(
+            "this part needs PyTorch: install the neural extra, e.g. pip install 'voxportrait[neural]'"
+        ) from e
+    return torch
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A state dict from ``.pth``/``.pt`` (``weights_only=True``: no code runs) or ``.safetensors``, on CPU."""
+    torch = require_torch()
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    return torch.load(str(path), map_location="cpu", weights_only=True)
+
+
+def resolve_device(device: str = "auto"):
+    """torch.device for "auto" | "cpu" | "cuda" | "mps"; a clear error if the asked one is absent."""
+    torch = require_torch()
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MissingDependency("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise MissingDependency("--device mps was asked for, but this torch has no MPS backend; use --device cpu")
+    return torch.device(device)
+
+
+def default_dtype(device):
+    """float16 on CUDA (the published checkpoints run well in half precision), float32 elsewhere."""
+    torch = require_torch()
+    return torch.float16 if device.type == "cuda" else torch.float32
