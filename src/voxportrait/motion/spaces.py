@@ -5,10 +5,14 @@ A Motion always carries head pose (rotation_deg, translation, scale) in the proj
 
 * ``"expression"`` (the default driver and the CPU renderer): named coefficients in ``Motion.expression``
   (types.EXPRESSION_RANGES).
-* ``"liveportrait"``: LivePortrait's implicit keypoints as if its motion extractor M had seen a driving frame,
-  in ``extras``: ``lp_exp`` (T, 21, 3) expression deformation, ``lp_pitch_yaw_roll_deg`` (T, 3) LivePortrait's
-  own head angles, ``lp_t`` (T, 3) translation, ``lp_scale`` (T, 1). Renderers apply them relative to frame 0
-  (as a driving video) unless told otherwise.
+* ``"liveportrait"``: LivePortrait's implicit-keypoint motion in ``extras``: ``lp_exp`` (T, 21, 3) expression
+  deformation, ``lp_rotation`` (T, 3, 3) head rotation matrix, ``lp_t`` (T, 3) translation, ``lp_scale`` (T, 1).
+  With ``Motion.relative`` (the default) they are changes applied to the source's own keypoints, exactly
+  LivePortrait's relative formulas: exp = exp_s + lp_exp, R = lp_rotation @ R_s, t = t_s + lp_t,
+  scale = scale_s * lp_scale; a driving video's motion is stored as (frame i) against (frame 0), i.e.
+  lp_exp = exp_i - exp_0, lp_rotation = R_i @ R_0^T, lp_t = t_i - t_0, lp_scale = scale_i / scale_0.
+  A still face is lp_exp = 0, lp_rotation = I, lp_t = 0, lp_scale = 1. With ``relative=False`` they are absolute
+  keypoint parameters that replace the source's.
 * ``"mesh"``: per-frame offsets of the 468 face-mesh points from the neutral face, ``mesh_offsets`` (T, 468, 3),
   in canonical-face units (AniPortrait's Audio2Mesh output).
 * ``"sadtalker"``: 3DMM coefficients, ``exp_3dmm`` (T, 64).
@@ -23,7 +27,7 @@ LIVEPORTRAIT = "liveportrait"
 MESH = "mesh"
 SADTALKER = "sadtalker"
 
-LP_KEYS = ("lp_exp", "lp_pitch_yaw_roll_deg", "lp_t", "lp_scale")
+LP_KEYS = ("lp_exp", "lp_rotation", "lp_t", "lp_scale")
 MESH_KEYS = ("mesh_offsets",)
 SADTALKER_KEYS = ("exp_3dmm",)
 
