@@ -25,7 +25,6 @@ class Audio2MeshConfig:
     out_dim: int = MESH_POINTS * 3
     latent_dim: int = 512
     only_last_features: bool = True  # False: average the 13 hidden states
-    encoder_hidden: int = encoders.HIDDEN_SIZE
 
 
 class Audio2Mesh(nn.Module):
@@ -40,7 +39,7 @@ class Audio2Mesh(nn.Module):
         super().__init__()
         self.config = config
         self.audio_encoder = encoders.build_encoder("wav2vec2", encoder_folder, initialize_encoder)
-        self.in_fn = nn.Linear(config.encoder_hidden, config.latent_dim)
+        self.in_fn = nn.Linear(self.audio_encoder.config.hidden_size, config.latent_dim)
         self.out_fn = nn.Linear(config.latent_dim, config.out_dim)
         # Zero-initialised as published: an untrained model predicts the reference face unchanged.
         nn.init.zeros_(self.out_fn.weight)

@@ -31,7 +31,6 @@ class Audio2PoseConfig:
     max_seq_len: int = 600  # the longest pose sequence one decoding can produce
     n_identities: int = 100  # rows of the identity (style) embedding
     alibi_period: int = 1
-    encoder_hidden: int = encoders.HIDDEN_SIZE
 
 
 def alibi_slopes(n_heads: int) -> list[float]:
@@ -104,7 +103,7 @@ class Audio2Pose(nn.Module):
         self.config = c
         self.audio_encoder = encoders.build_encoder("wav2vec2", encoder_folder, initialize_encoder)
         self.pose_map = nn.Linear(c.out_dim, c.latent_dim)
-        self.in_fn = nn.Linear(c.encoder_hidden, c.latent_dim)
+        self.in_fn = nn.Linear(self.audio_encoder.config.hidden_size, c.latent_dim)
         self.PPE = PositionalEncoding(c.latent_dim, c.max_seq_len)
         layer = nn.TransformerDecoderLayer(
             d_model=c.latent_dim, nhead=c.n_heads, dim_feedforward=c.ffn_dim, batch_first=True

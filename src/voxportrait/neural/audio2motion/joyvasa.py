@@ -66,7 +66,6 @@ class JoyVASAConfig:
     align_mask_width: int = 1
     te_table_steps: int = 500  # rows of the diffusion-step embedding table - 1
     pe_max_len: int = 600
-    encoder_hidden: int = encoders.HIDDEN_SIZE
 
     LOADER_ARGS = (
         "motion_feat_dim",
@@ -199,7 +198,7 @@ class JoyVASAMotionGenerator(nn.Module):
         c = config
         self.config = c
         self.audio_encoder = encoders.build_encoder(c.encoder_kind, encoder_folder, initialize_encoder)
-        self.audio_feature_map = nn.Linear(c.encoder_hidden, c.feature_dim)
+        self.audio_feature_map = nn.Linear(self.audio_encoder.config.hidden_size, c.feature_dim)
         self.start_audio_feat = nn.Parameter(torch.randn(1, c.n_prev_motions, c.feature_dim))
         self.start_motion_feat = nn.Parameter(torch.randn(1, c.n_prev_motions, c.motion_feat_dim))
         self.denoising_net = DenoisingNetwork(c)

@@ -30,7 +30,7 @@ class GuidanceOptions:
 
 
 def generator_noise(generator: torch.Generator) -> NoiseSource:
-    return lambda t, shape: torch.randn(shape, generator=generator)
+    return lambda t, shape: torch.randn(shape, generator=generator, device=generator.device)
 
 
 def recorded_noise(z: torch.Tensor, num_steps: int) -> NoiseSource:
@@ -125,9 +125,11 @@ def sample_windows(
     samples_per_frame = w // c.n_motions
     frames = max(1, -(-audio.shape[0] // samples_per_frame))
     n_windows = window_count(audio.shape[0], w)
-    padded = torch.zeros(n_windows * w, dtype=audio.dtype)
+    padded = audio.new_zeros(n_windows * w)
     padded[: audio.shape[0]] = audio
-    motion_at_t = torch.randn((1, c.n_motions, c.motion_feat_dim), generator=generator)
+    motion_at_t = torch.randn(
+        (1, c.n_motions, c.motion_feat_dim), generator=generator, device=generator.device
+    )
     noise = generator_noise(generator)
     prev_motion = prev_audio = None
     parts = []
