@@ -17,7 +17,7 @@ from voxportrait.neural.audio2motion import encoders  # noqa: E402
 from voxportrait.neural.audio2motion.audio2mesh import Audio2Mesh  # noqa: E402
 from voxportrait.neural.audio2motion.audio2pose import Audio2Pose, biased_causal_mask  # noqa: E402
 from voxportrait.neural.audio2motion.checkpoints import apply_state, read_aniportrait_checkpoint  # noqa: E402
-from voxportrait.neural.audio2motion.sampling import autoregressive_pose  # noqa: E402
+from voxportrait.neural.audio2motion.sampling import autoregressive_pose, autoregressive_pose_cached  # noqa: E402
 
 pytestmark = pytest.mark.neural
 
@@ -110,6 +110,10 @@ def test_audio2pose_output(a2p, ref):
     seq_len = int(ref["seq_len"])
     with torch.no_grad():
         memory = net.audio_memory(torch.from_numpy(ref["input_values"])[None], seq_len)
-        pose = autoregressive_pose(net, memory, seq_len, torch.from_numpy(ref["id_seed"]))
-    assert pose.shape == (1, 30, 6)
+        identity = torch.from_numpy(ref["id_seed"])
+        pose = autoregressive_pose(net, memory, seq_len, identity)
+        fast = autoregressive_pose_cached(net, memory, seq_len, identity)
+    assert pose.shape == fast.shape == (1, 30, 6)
     np.testing.assert_allclose(pose.numpy(), ref["a2p_pose_out"], rtol=1e-3, atol=1e-3)
+    # The cached decoding the driver uses gives the same poses.
+    np.testing.assert_allclose(fast.numpy(), ref["a2p_pose_out"], rtol=1e-3, atol=1e-3)

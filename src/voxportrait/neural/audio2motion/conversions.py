@@ -22,6 +22,7 @@ from ...types import Motion
 
 LP_KEYPOINTS = 21
 JOYVASA_DIM = 70  # exp 63 | scale 1 | t 3 | pitch, yaw, roll (degrees)
+MEDIAPIPE_TO_CANONICAL = np.array([1.0, -1.0, -1.0], np.float32)  # flips y and z
 # A nominal crop side in MediaPipe canonical units: the analyze stage's crop is ~2.3 face widths of ~15 cm.
 CROP_SIDE_CM = 35.0
 
@@ -166,7 +167,7 @@ def mesh_motion(mesh_offsets: np.ndarray, pose: np.ndarray, fps: Fraction) -> Mo
     """
     pose = np.asarray(pose, np.float32)
     angles = np.stack([pose[:, 1], -pose[:, 0], -pose[:, 2]], axis=1)
-    translation = pose[:, 3:6] * np.array([1.0, -1.0, -1.0], np.float32) / CROP_SIDE_CM
+    translation = pose[:, 3:6] * MEDIAPIPE_TO_CANONICAL / CROP_SIDE_CM
     still = Motion.still(len(pose), fps)
     return Motion(
         fps=fps,
@@ -174,5 +175,8 @@ def mesh_motion(mesh_offsets: np.ndarray, pose: np.ndarray, fps: Fraction) -> Mo
         translation=translation.astype(np.float32),
         scale=still.scale,
         expression=still.expression,
-        extras={"mesh_offsets": np.asarray(mesh_offsets, np.float32), "a2p_pose": pose},
+        extras={
+            "mesh_offsets": np.asarray(mesh_offsets, np.float32) * MEDIAPIPE_TO_CANONICAL,
+            "a2p_pose": pose,
+        },
     )

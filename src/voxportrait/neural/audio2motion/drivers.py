@@ -33,7 +33,7 @@ from .checkpoints import (
     read_motion_template,
 )
 from .joyvasa import COMPUTED_BUFFERS, IGNORED_CHECKPOINT_KEYS, JoyVASAMotionGenerator
-from .sampling import GuidanceOptions, autoregressive_pose, sample_windows
+from .sampling import GuidanceOptions, autoregressive_pose_cached, sample_windows
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class AniPortraitDriver:
         out = []
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             memory = self.audio2pose.audio_memory(self._span(x, a, b, fps), b - a)
-            out.append(autoregressive_pose(self.audio2pose, memory, b - a, identity)[0].cpu().numpy())
+            out.append(autoregressive_pose_cached(self.audio2pose, memory, b - a, identity)[0].cpu().numpy())
         return np.concatenate(out).astype(np.float32)
 
 

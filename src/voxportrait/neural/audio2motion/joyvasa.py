@@ -78,7 +78,11 @@ class JoyVASAConfig:
 
     @classmethod
     def from_checkpoint_args(cls, args: Mapping) -> JoyVASAConfig:
-        """The config the published loader builds from a checkpoint's ``args``: only its six keys count."""
+        """The config the published loader builds from a checkpoint's ``args``: only its six keys count (other
+        train.py values such as n_layers=6 are ignored by it too). Checkpoints written by ``training/`` carry
+        their whole config under ``voxportrait_config``."""
+        if "voxportrait_config" in args:
+            return cls(**args["voxportrait_config"])
         return cls(**{k: args[k] for k in cls.LOADER_ARGS if k in args})
 
     @property
