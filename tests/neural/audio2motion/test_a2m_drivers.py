@@ -154,6 +154,7 @@ def test_joyvasa_driver_is_seeded_and_resamples(joy_root, speech):
     assert not np.allclose(other.extras["lp_exp"], m1.extras["lp_exp"])
     m30 = a.drive(speech[:22050], 22050, Fraction(30))
     assert len(m30) == 30
+    assert len(a.drive(speech[:300], 22050, Fraction(25))) == 1
 
 
 def test_joyvasa_missing_files_say_what_to_get(tmp_path, joy_root):
@@ -176,6 +177,8 @@ def test_aniportrait_driver(ani_root, speech):
     assert motion.extras["a2p_pose"].shape == (n, 6)
     assert np.isfinite(motion.rotation_deg).all() and np.abs(motion.extras["mesh_offsets"]).max() > 0
     np.testing.assert_allclose(motion.rotation_deg[:, 0], motion.extras["a2p_pose"][:, 1])
+    # A blip of audio still gives one frame per frame period.
+    assert len(driver.drive(speech[:300], 22050, Fraction(30))) == 1
 
 
 def test_aniportrait_mesh_chunks_line_up(ani_root, speech):

@@ -159,9 +159,10 @@ class AniPortraitDriver:
         return conversions.mesh_motion(mesh.reshape(frames, -1, 3), pose, fps)
 
     def _span(self, x: torch.Tensor, a: int, b: int, fps: float) -> torch.Tensor:
-        """The normalised audio samples of frames [a, b)."""
+        """The normalised audio samples of frames [a, b), zero-padded to the conv stack's shortest input."""
         per_frame = encoders.SAMPLE_RATE_HZ / fps
-        return x[round(a * per_frame) : min(len(x), round(b * per_frame))][None]
+        span = x[round(a * per_frame) : min(len(x), round(b * per_frame))]
+        return torch.nn.functional.pad(span, (0, max(0, encoders.MIN_SAMPLES - len(span))))[None]
 
     def _mesh(self, x: torch.Tensor, frames: int, fps: float) -> np.ndarray:
         """(frames, 1404); long audio in chunks with context on both sides, keeping each chunk's centre."""

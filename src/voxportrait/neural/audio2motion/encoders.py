@@ -35,6 +35,7 @@ SAMPLE_RATE_HZ = 16_000
 CONV_HOP_SAMPLES = 320  # product of the conv strides (5 * 2**6)
 CONV_FRAME_RATE_HZ = SAMPLE_RATE_HZ // CONV_HOP_SAMPLES  # 50
 assert CONV_FRAME_RATE_HZ * CONV_HOP_SAMPLES == SAMPLE_RATE_HZ
+MIN_SAMPLES = 400  # the conv stack's receptive field: shorter audio yields no frame
 HIDDEN_SIZE = 768
 
 KINDS = ("hubert", "wav2vec2")
