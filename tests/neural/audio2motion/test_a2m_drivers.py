@@ -195,3 +195,21 @@ def test_aniportrait_mesh_chunks_line_up(ani_root, speech):
     a = whole.drive(speech, 22050, 25).extras["mesh_offsets"]
     b = chunked.drive(speech, 22050, 25).extras["mesh_offsets"]
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_joyvasa_checkpoint_carrying_a_legacy_named_encoder(tmp_path, joy_root):
+    """A checkpoint that carries its encoder (here saved with torch < 2.1's weight-norm names) wins over the
+    encoder folder, which then only gives the architecture."""
+    src = joy_root / "JoyVASA/motion_generator/motion_generator_hubert_chinese.pt"
+    ckpt = torch.load(src, weights_only=False)
+    encoder = encoders.build_encoder("hubert", joy_root / "chinese-hubert-base")
+    state = {f"audio_encoder.{k}": v + 0.5 for k, v in encoder.state_dict().items()}
+    ckpt["model"].update(encoders.to_legacy_weight_norm(state))
+    assert "audio_encoder.encoder.pos_conv_embed.conv.weight_g" in ckpt["model"]
+    (tmp_path / "JoyVASA/motion_generator").mkdir(parents=True)
+    torch.save(ckpt, tmp_path / "JoyVASA/motion_generator/motion_generator_hubert_chinese.pt")
+    (tmp_path / "JoyVASA/motion_template").symlink_to(joy_root / "JoyVASA/motion_template")
+    driver = build_joyvasa_driver(tmp_path, audio_encoder=joy_root / "chinese-hubert-base")
+    loaded = driver.model.audio_encoder.state_dict()
+    key = "encoder.pos_conv_embed.conv.parametrizations.weight.original1"
+    torch.testing.assert_close(loaded[key], state[f"audio_encoder.{key}"])

@@ -52,7 +52,8 @@ def read_joyvasa_checkpoint(path: str | os.PathLike) -> tuple[JoyVASAConfig, dic
         )
     args = ckpt.get("args")
     values = vars(args) if isinstance(args, argparse.Namespace) else dict(args or {})
-    return JoyVASAConfig.from_checkpoint_args(values), dict(ckpt["model"])
+    # Saved under torch < 2.1, the HuBERT positional-conv weight norm has the legacy names.
+    return JoyVASAConfig.from_checkpoint_args(values), rename_legacy_weight_norm(dict(ckpt["model"]))
 
 
 def write_joyvasa_checkpoint(
