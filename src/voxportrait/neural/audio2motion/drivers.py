@@ -111,7 +111,7 @@ class JoyVASADriver:
     def drive(self, samples: np.ndarray, sample_rate_hz: int, fps: Fraction) -> Motion:
         fps = Fraction(fps)
         audio = to_16k(samples, sample_rate_hz)
-        frames = frame_count(len(audio) / encoders.SAMPLE_RATE_HZ, fps)
+        frames = frame_count(len(samples) / sample_rate_hz, fps)
         device = next(self.model.parameters()).device
         generator = torch.Generator(device).manual_seed(self.options.seed)
         guidance = GuidanceOptions(cfg_scale=self.options.cfg_scale, guided=self.options.cfg_scale != 1.0)
@@ -148,7 +148,7 @@ class AniPortraitDriver:
     def drive(self, samples: np.ndarray, sample_rate_hz: int, fps: Fraction) -> Motion:
         fps = Fraction(fps)
         audio = to_16k(samples, sample_rate_hz)
-        frames = frame_count(len(audio) / encoders.SAMPLE_RATE_HZ, fps)
+        frames = frame_count(len(samples) / sample_rate_hz, fps)
         device = next(self.audio2mesh.parameters()).device
         x = torch.from_numpy(encoders.normalize_waveform(audio)).to(device)
         with torch.no_grad():
