@@ -97,7 +97,7 @@ def test_audio2mesh_output(a2m, ref):
     with torch.no_grad():
         out = net(torch.from_numpy(ref["input_values"])[None], int(ref["seq_len"]))
     assert out.shape == (1, 30, 1404)
-    np.testing.assert_allclose(out.numpy(), ref["a2m_out"], rtol=1e-4, atol=5e-4)
+    np.testing.assert_allclose(out.numpy(), ref["a2m_out"], rtol=1e-4, atol=1e-4)
 
 
 def test_biased_mask(ref):
@@ -114,6 +114,6 @@ def test_audio2pose_output(a2p, ref):
         pose = autoregressive_pose(net, memory, seq_len, identity)
         fast = autoregressive_pose_cached(net, memory, seq_len, identity)
     assert pose.shape == fast.shape == (1, 30, 6)
-    np.testing.assert_allclose(pose.numpy(), ref["a2p_pose_out"], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(pose.numpy(), ref["a2p_pose_out"], rtol=1e-4, atol=1e-4)
     # The cached decoding the driver uses gives the same poses.
-    np.testing.assert_allclose(fast.numpy(), ref["a2p_pose_out"], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(fast.numpy(), ref["a2p_pose_out"], rtol=1e-4, atol=1e-4)

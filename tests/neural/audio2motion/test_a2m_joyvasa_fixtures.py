@@ -129,10 +129,9 @@ def test_guided_sample_trajectory(model, ref):
     )
     assert len(traj) == 51
     got = torch.stack(traj).numpy()
-    # The first steps match to float32 rounding; 50 chained denoiser calls amplify rounding a little.
-    np.testing.assert_allclose(got[:5], d["sample_traj"][:5], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(got, d["sample_traj"], rtol=1e-3, atol=2e-3)
-    np.testing.assert_allclose(out.numpy(), d["sample_out"], rtol=1e-3, atol=2e-3)
+    # Here the whole trajectory matches the reference to float32 rounding (bit-exact on this machine).
+    np.testing.assert_allclose(got, d["sample_traj"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out.numpy(), d["sample_out"], rtol=1e-4, atol=1e-4)
 
 
 def test_tiny_schedule_updates(ref):
