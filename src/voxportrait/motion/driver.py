@@ -45,11 +45,9 @@ def phone_confidence(phones: Phones, features: AcousticFeatures, prosody: Prosod
     speech. Each test gives a soft score; their product is the utterance's trust."""
     n = len(features)
     conf = np.ones(n, np.float32)
-    if len(phones) == 0:
-        return np.zeros(n, np.float32)
     voiced = features.voicing > 0.6
     speaking = prosody.speaking
-    for u in np.unique(phones.utterance):
+    for u in np.unique(phones.utterance[phones.utterance >= 0]):
         sel = np.flatnonzero(phones.utterance == u)
         a = int(phones.start_s[sel[0]] * RATE)
         b = min(int(np.ceil(phones.end_s[sel[-1]] * RATE)), n)
@@ -134,7 +132,7 @@ class PhonemeDriver:
         prosody = analyze_prosody(features)
         phones, confidence = None, None
         if o.language != "other":
-            phones = decode_phones(x16, features.loudness_db)
+            phones = decode_phones(x16, features.loudness_db, prosody.speaking)
             confidence = None if o.language == "en" else phone_confidence(phones, features, prosody)
             if confidence is not None:
                 trust = float(confidence[prosody.speaking].mean()) if prosody.speaking.any() else 0.0
