@@ -221,7 +221,7 @@ def main() -> int:
         with np.load(OUT) as d:
             diff = float(np.abs(d["vertices"] - canonical.vertices).max())
         log.info("largest difference from the stored face: %.2e units", diff)
-        return 0 if diff < 1e-3 else 1
+        return 0 if diff < 0.01 else 1  # 0.1 mm: float and decoder differences
     np.savez_compressed(OUT, vertices=canonical.vertices, weights=canonical.weights, mirror=canonical.mirror,
                         identities=stats["identities"], frames=stats["frames"])
     log.info("wrote %s", OUT)

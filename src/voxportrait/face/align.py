@@ -67,19 +67,20 @@ def warp_image(
     matrix = np.asarray(matrix, np.float64)
     scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
     if scale * MAX_BILINEAR_SHRINK < 1.0:
+        # average n x n blocks (OpenCV's fast integer-factor path); bilinear sampling does the rest (< 2x)
+        n = int(1.0 / scale)
         corners = apply(invert(matrix), np.array([[-1, -1], [w, -1], [w, h], [-1, h]], np.float64))
-        x0, y0 = np.floor(corners.min(0)).astype(int) - 2
-        x1, y1 = np.ceil(corners.max(0)).astype(int) + 3
+        x0, y0 = np.floor(corners.min(0)).astype(int) - n
+        x1, y1 = np.ceil(corners.max(0)).astype(int) + n
         x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = min(x1, image.shape[1]), min(y1, image.shape[0])
-        if x1 - x0 >= 2 and y1 - y0 >= 2:
-            region = image[y0:y1, x0:x1]
-            rw = max(1, round((x1 - x0) * scale))
-            rh = max(1, round((y1 - y0) * scale))
-            small = cv2.resize(region, (rw, rh), interpolation=cv2.INTER_AREA)
-            sx, sy = rw / (x1 - x0), rh / (y1 - y0)
-            # region pixel p (full-image coords) -> small-image coords q = (p - x0 + 0.5) * s - 0.5
-            to_small = np.array([[sx, 0, (0.5 - x0) * sx - 0.5], [0, sy, (0.5 - y0) * sy - 0.5]])
+        x1 = x0 + (min(x1, image.shape[1]) - x0) // n * n
+        y1 = y0 + (min(y1, image.shape[0]) - y0) // n * n
+        if x1 - x0 >= n and y1 - y0 >= n:
+            small = cv2.resize(image[y0:y1, x0:x1], ((x1 - x0) // n, (y1 - y0) // n),
+                               interpolation=cv2.INTER_AREA)
+            # image pixel p -> block-averaged pixel q = (p - x0 + 0.5) / n - 0.5
+            k = 1.0 / n
+            to_small = np.array([[k, 0, (0.5 - x0) * k - 0.5], [0, k, (0.5 - y0) * k - 0.5]])
             matrix = compose(matrix, invert(to_small))
             image = small
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=border)

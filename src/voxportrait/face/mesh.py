@@ -164,15 +164,22 @@ def landmarks_in_roi(
 
 
 def landmarks_from_detection(
-    image: np.ndarray, face: FaceDetection, passes: int = 2, flip_average: bool = True
+    image: np.ndarray,
+    face: FaceDetection,
+    passes: int = 2,
+    flip_average: bool = True,
+    refine_eyes: bool = True,
 ) -> MeshResult:
     """Landmarks for a detected face. The first pass uses the detection's ROI; each further pass re-centres
     the ROI on the mesh just found (as the tracker does between frames), which matters for tilted faces,
-    whose detector keypoints give only a rough angle. The last pass is flip-averaged when asked."""
+    whose detector keypoints give only a rough angle. The last pass is flip-averaged and runs the iris
+    model when asked."""
     roi = roi_from_detection(face)
-    result = landmarks_in_roi(image, roi, refine_eyes=passes == 1, flip_average=flip_average and passes == 1)
-    for i in range(1, passes):
+    result = None
+    for i in range(passes):
         last = i == passes - 1
-        result = landmarks_in_roi(image, roi_from_mesh(result.landmarks.mesh), refine_eyes=last,
+        if result is not None:
+            roi = roi_from_mesh(result.landmarks.mesh)
+        result = landmarks_in_roi(image, roi, refine_eyes=refine_eyes and last,
                                   flip_average=flip_average and last)
     return result
