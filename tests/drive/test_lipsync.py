@@ -43,7 +43,7 @@ def test_coarticulated_track_is_smooth_and_closes_in_silence():
     y = coarticulate(ph, n, LipsyncParams())
     assert np.abs(np.diff(y[:, JAW])).max() < 0.2            # no jumps between 10 ms frames
     assert y[-50:, JAW].max() < 0.02                          # closed in the trailing silence
-    assert y[:, JAW].max() > 0.5                              # but open on the AA vowels
+    assert y[:, JAW].max() > 0.4                              # but open on the (short, undershot) AA vowels
     assert np.all(y[:, CLOSE] <= 1.0)
 
 

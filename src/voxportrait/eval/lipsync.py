@@ -15,7 +15,8 @@ import numpy as np
 
 from ..audio.features import FRAME_RATE_HZ, extract_features, to_analysis_rate
 from ..audio.prosody import analyze_prosody
-from ..media import load_audio
+from ..face import measure, track_video
+from ..media import load_audio, probe_video
 from ..motion.driver import drive_from_audio
 from ..motion.filters import smooth
 from ..options import DriveOptions
@@ -49,6 +50,20 @@ class ClipResult:
     envelope_db: np.ndarray = field(repr=False)       # (N,) loudness at 100 Hz, for the plot
 
 
+def measure_video(path: Path) -> RealTrack:
+    """ANALYZE a talking-face video: per-frame mouth opening (face/measure.py) and head pose."""
+    times, opening, pose = [], [], []
+    for frame in track_video(path, refine_eyes=False):
+        times.append(frame.time_s)
+        if frame.landmarks is None:
+            opening.append(np.nan)
+            pose.append((np.nan, np.nan, np.nan))
+        else:
+            opening.append(measure.mouth_opening(frame.landmarks.mesh))
+            pose.append((frame.pose.yaw_deg, frame.pose.pitch_deg, frame.pose.roll_deg))
+    return RealTrack(np.asarray(times), np.asarray(opening), np.asarray(pose), float(probe_video(path).fps))
+
+
 def clip_audio(clip: EvalClip) -> np.ndarray:
     """The clip's speech at 16 kHz with its known offset removed: sample 0 is heard with video frame 0."""
     x, sr = load_audio(clip.audio, SR)
@@ -62,7 +77,9 @@ def _at(track_100hz: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     return np.interp(times_s, np.arange(len(track_100hz)) / FRAME_RATE_HZ, track_100hz)
 
 
-def predict_opening(samples: np.ndarray, times_s: np.ndarray, fps: float, options: DriveOptions) -> np.ndarray:
+def predict_opening(
+    samples: np.ndarray, times_s: np.ndarray, fps: float, options: DriveOptions
+) -> np.ndarray:
     """``jaw_open`` predicted from audio, at the video's frame times (the motion is made at the video's own
     frame rate, then read at each frame's timestamp, which handles variable-frame-rate video)."""
     rate = max(1, round(fps * 1000)) / 1000

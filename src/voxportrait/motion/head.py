@@ -53,8 +53,8 @@ class PoseStyle:
 POSE_STYLES: dict[str, PoseStyle] = {
     "natural": PoseStyle(
         "an engaged speaker: moderate nods on stressed words, small turns between phrases",
-        drift_deg=(2.2, 1.5, 1.3), drift_hz=0.15, shift_deg=(2.5, 1.5, 1.8), nod_deg=2.5,
-        accent_deg=(1.0, 0.8), pitch_follow=0.25,
+        drift_deg=(3.0, 2.2, 2.3), drift_hz=0.2, shift_deg=(3.0, 2.0, 2.5), nod_deg=3.5,
+        accent_deg=(1.5, 1.2), pitch_follow=0.3,
     ),
     "calm": PoseStyle(
         "a composed speaker: slow, small movements, gentle nods",
@@ -63,8 +63,8 @@ POSE_STYLES: dict[str, PoseStyle] = {
     ),
     "lively": PoseStyle(
         "an animated speaker: frequent, quick movements on every stress",
-        drift_deg=(3.5, 2.2, 2.0), drift_hz=0.3, shift_deg=(4.0, 2.5, 2.8), nod_deg=4.0,
-        accent_deg=(2.0, 1.5), pitch_follow=0.4, silence_calm=0.5, lean=0.02,
+        drift_deg=(4.5, 3.2, 3.0), drift_hz=0.35, shift_deg=(5.0, 3.0, 3.5), nod_deg=5.0,
+        accent_deg=(2.5, 2.0), pitch_follow=0.45, silence_calm=0.5, lean=0.02,
     ),
     "newsreader": PoseStyle(
         "a news anchor: head held level and square to the camera, crisp small nods on key words",

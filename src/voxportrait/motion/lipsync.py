@@ -36,19 +36,20 @@ IDLE_BREATH = 0.015              # how much the relaxed gap widens on each inhal
 
 @dataclass(frozen=True)
 class LipsyncParams:
-    """The fusion's constants (tuned on the evaluation's tuning clips, see benchmarks/lipsync_eval.py)."""
+    """The fusion's constants. Tuned on the evaluation's tuning clips only (benchmarks/lipsync_eval.py;
+    docs/drive.md gives the numbers on the held-out clips)."""
 
-    phone_weight: float = 0.6        # share of the phone path in the fused shapes, where phones are trusted
-    level_gamma: float = 0.8         # opening ~ normalised loudness ** gamma
-    f1_share: float = 0.55           # how much of the acoustic opening the first formant modulates
-    phone_level_floor: float = 0.4   # phone-path opening at the quietest speech, relative to the loudest
+    phone_weight: float = 0.85       # share of the phone path in the fused shapes, where phones are trusted
+    level_gamma: float = 0.5         # opening ~ normalised loudness ** gamma
+    f1_share: float = 0.5            # how much of the acoustic opening the first formant modulates
+    phone_level_floor: float = 0.6   # phone-path opening at the quietest speech, relative to the loudest
     open_gain: float = 0.65          # jaw_open of a loud, open vowel at expression_scale 1
-    lead_s: float = 0.03             # the mouth moves this long before the sound it makes
-    jaw_tau_before_s: float = 0.06   # dominance decay before a viseme (anticipation), jaw
-    jaw_tau_after_s: float = 0.04    # and after it (carry-over)
-    lip_tau_before_s: float = 0.10   # lips (rounding, spreading) anticipate further than the jaw
+    lead_s: float = 0.08             # the mouth moves this long before the sound it makes
+    jaw_tau_before_s: float = 0.10   # dominance decay before a viseme (anticipation), jaw
+    jaw_tau_after_s: float = 0.03    # and after it (carry-over)
+    lip_tau_before_s: float = 0.12   # lips (rounding, spreading) anticipate further than the jaw
     lip_tau_after_s: float = 0.05
-    smooth_s: float = 0.015          # final Gaussian smoothing (removes frame-to-frame chatter)
+    smooth_s: float = 0.03           # final Gaussian smoothing (removes frame-to-frame chatter)
     idle_gap: float = 0.03           # relaxed lip gap in pauses (jaw_open units)
 
 
