@@ -134,8 +134,11 @@ def test_other_language_path_moves_the_mouth_with_the_sound(speech_15s):
     x, sr = speech_15s
     m = drive_from_audio(x, sr, DriveOptions(language="other"))
     f = extract_features(x)
+    jaw = _col(m, "jaw_open")
     loud = np.interp(np.arange(len(m)) / 25, np.arange(len(f)) / 100, f.loudness_db)
-    assert np.corrcoef(_col(m, "jaw_open"), loud)[0, 1] > 0.4
+    # the mouth moves ahead of the sound it makes (LipsyncParams.lead_s), so compare with a little lead
+    best = max(np.corrcoef(jaw[: len(jaw) - k], loud[k:])[0, 1] for k in range(0, 5))
+    assert best > 0.4
     assert _col(m, "lip_close").max() == 0  # closures come from phones only
 
 

@@ -66,3 +66,29 @@ def test_decoding_is_reset_between_calls(speech_15s):
     decode_phones(b, lb)
     again = decode_phones(a, la)
     assert again.labels == first.labels and np.array_equal(again.start_s, first.start_s)
+
+
+def test_phone_confidence_trusts_speech_and_distrusts_a_lost_search(speech_15s):
+    from dataclasses import replace
+
+    from voxportrait.audio.prosody import analyze_prosody
+    from voxportrait.motion.driver import phone_confidence
+
+    x, sr = speech_15s
+    f = extract_features(x, sr)
+    p = analyze_prosody(f)
+    ph = decode_phones(x, f.loudness_db, p.speaking)
+    conf = phone_confidence(ph, f, p)
+    assert conf[p.speaking].mean() > 0.9
+    # a search that lost its way: one "phone" held for 3 s in the middle of the first utterance
+    first = np.flatnonzero(ph.utterance == ph.utterance[ph.utterance >= 0][0])
+    i = first[len(first) // 2]
+    stretched = np.where(np.arange(len(ph)) == i, ph.end_s[i] + 3.0, ph.end_s)
+    later = np.arange(len(ph)) > i
+    lost = replace(
+        ph, start_s=np.where(later, ph.start_s + 3.0, ph.start_s), end_s=np.where(later, ph.end_s + 3.0, stretched)
+    )
+    conf_lost = phone_confidence(lost, f, p)
+    a, b = int(lost.start_s[i] * 100), int(lost.end_s[i] * 100)
+    assert conf_lost[a:b].max() == 0.0
+    assert conf_lost[int(lost.start_s[first[0]] * 100)] < conf[int(ph.start_s[first[0]] * 100)]

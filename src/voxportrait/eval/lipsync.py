@@ -141,9 +141,9 @@ def _median(values: list[float]) -> float:
     return round(float(np.median(v)), 3) if len(v) else float("nan")
 
 
-def plot_clip(result: ClipResult, path: Path) -> Path:
+def plot_clip(result: ClipResult, path: Path, row_s: float = 10.0) -> Path:
     """Real vs predicted opening over time (each scaled to its own 5-95% range), the baseline dotted, and
-    the audio envelope under them. Needs matplotlib (a test dependency)."""
+    the audio envelope under them; one row per ``row_s`` seconds. Needs matplotlib (a test dependency)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,26 +154,31 @@ def plot_clip(result: ClipResult, path: Path) -> Path:
         return (x - lo) / max(hi - lo, 1e-9)
 
     t = result.times_s
-    fig, (ax, env) = plt.subplots(2, 1, figsize=(14, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    ax.plot(t, unit(result.real), color="black", lw=1.4, label="real (ANALYZE)")
-    ax.plot(t, unit(result.predicted), color="tab:red", lw=1.2, label="predicted jaw_open")
-    ax.plot(t, unit(result.baseline_track), color="tab:blue", lw=0.8, ls=":", label="baseline (log-loudness)")
+    rows = max(1, int(np.ceil((t[-1] - t[0]) / row_s - 0.05)))
+    fig, axes = plt.subplots(rows, 1, figsize=(15, 2.6 * rows + 0.4), squeeze=False)
+    real, pred, base = unit(result.real), unit(result.predicted), unit(result.baseline_track)
+    env = result.envelope_db
+    te = np.arange(len(env)) / FRAME_RATE_HZ
+    env_unit = (env - env.max()) / max(env.max() - np.percentile(env, 5), 1e-9) * 0.8 - 0.35
+    for i, ax in enumerate(axes[:, 0]):
+        ax.fill_between(te, env_unit, -1.15, color="0.82", lw=0)
+        ax.plot(t, real, color="black", lw=1.4, label="real (ANALYZE)")
+        ax.plot(t, pred, color="tab:red", lw=1.2, label="predicted jaw_open")
+        ax.plot(t, base, color="tab:blue", lw=0.8, ls=":", label="baseline (log-loudness)")
+        ax.set_xlim(t[0] + i * row_s, t[0] + (i + 1) * row_s)
+        ax.set_ylim(-1.15, 1.6)
+        ax.set_yticks([])
+    axes[0, 0].legend(loc="upper right", fontsize=7, ncol=3)
+    axes[-1, 0].set_xlabel("time (s); grey: audio envelope")
     c = result.clip
-    ax.set_title(
+    axes[0, 0].set_title(
         f"{c.short_name} [{c.group}{', held out' if c.held_out else ''}]  r={result.ours.r:.2f} "
         f"(best {result.ours.r_best:.2f} at lag {result.ours.best_lag:+d})  baseline r={result.baseline.r:.2f}"
         + (f"  audio offset corrected {c.audio_late_s * 1000:+.0f} ms" if c.audio_late_s else ""),
         fontsize=9,
     )
-    ax.legend(loc="upper right", fontsize=7, ncol=3)
-    ax.set_ylabel("opening (scaled)")
-    te = np.arange(len(result.envelope_db)) / FRAME_RATE_HZ
-    env.fill_between(te, result.envelope_db, result.envelope_db.min(), color="0.6", lw=0)
-    env.set_ylabel("dB")
-    env.set_xlabel("time (s)")
-    env.set_xlim(t[0], t[-1])
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return path

@@ -5,9 +5,12 @@ Pipeline (all on a 100 Hz analysis grid, then sampled onto the video frames):
     samples -> audio.features -> audio.prosody ------------------> motion.head, motion.blink
                              \\-> audio.phones (English phone loop) -> motion.lipsync
 
-``language`` decides whether phones are decoded: "other" uses the acoustic path alone; "en" trusts the
-phones everywhere; "auto" decodes them and trusts each utterance as far as its decoding is consistent with
-the acoustics (see :func:`phone_confidence`), so singing or a failed decoding falls back to acoustics.
+``language`` decides whether phones are decoded: "other" uses the acoustic path alone (and skips the
+decoding, the costly part); "en" trusts the phones everywhere; "auto" decodes them and trusts each utterance
+as far as its decoding looks healthy (see :func:`phone_confidence`), so sustained singing, music or a lost
+search fall back to acoustics. The English phone loop is used for other languages too under "auto": it
+works as an acoustic-phonetic classifier, and what the lips show (closures, lip-teeth contact, rounding,
+spreading, openness) is shared by nearly all languages.
 """
 
 from __future__ import annotations
@@ -40,39 +43,38 @@ SMILE_DRIFT = 0.04               # slow idle drift of the mouth corners
 
 
 def phone_confidence(phones: Phones, features: AcousticFeatures, prosody: Prosody) -> np.ndarray:
-    """(N,) 0..1 trust in the phones, per utterance: vowels should be voiced, no non-silent segment should
-    last longer than MAX_PHONE_S (sustained singing, or a lost search), and the phone rate should be that of
-    speech. Each test gives a soft score; their product is the utterance's trust."""
+    """(N,) 0..1 trust in the phones. Per utterance, three soft tests whose product is its trust: vowels
+    should be voiced; little of the speech should sit in "phones" longer than MAX_PHONE_S (sustained singing,
+    or a search that lost its way); the phone rate should be that of speech. Inside an overlong segment
+    itself the trust is 0."""
     n = len(features)
     conf = np.ones(n, np.float32)
     voiced = features.voicing > 0.6
-    speaking = prosody.speaking
+    dur = phones.end_s - phones.start_s
+    spoken = np.array([lab != SILENCE for lab in phones.labels], bool)
+    vowel = np.array([lab in VOWELS for lab in phones.labels], bool)
+    spans = zip(phones.start_s, phones.end_s, strict=True)
+    frames = [np.arange(int(a * RATE), min(int(b * RATE), n)) for a, b in spans]
     for u in np.unique(phones.utterance[phones.utterance >= 0]):
         sel = np.flatnonzero(phones.utterance == u)
-        a = int(phones.start_s[sel[0]] * RATE)
-        b = min(int(np.ceil(phones.end_s[sel[-1]] * RATE)), n)
-        labels = [phones.labels[i] for i in sel]
-        dur = phones.end_s[sel] - phones.start_s[sel]
-        spoken = np.array([lab != SILENCE for lab in labels])
-        vowel = np.array([lab in VOWELS for lab in labels])
-        if not spoken.any() or b <= a:
+        a, b = int(phones.start_s[sel[0]] * RATE), min(int(np.ceil(phones.end_s[sel[-1]] * RATE)), n)
+        sp = sel[spoken[sel]]
+        if len(sp) == 0 or b <= a:
             conf[a:b] = 0.0
             continue
-        spans = zip(phones.start_s[sel][vowel], phones.end_s[sel][vowel], strict=True)
-        vf = np.concatenate([np.arange(int(s * RATE), int(e * RATE)) for s, e in spans] or [[]])
-        vf = vf[(vf >= 0) & (vf < n)].astype(int)
+        vf = np.concatenate([frames[i] for i in sel[vowel[sel]]] or [np.zeros(0, int)])
         voiced_share = float(voiced[vf].mean()) if len(vf) else 0.0
-        longest = float(dur[spoken].max())
-        speech_s = max(float(speaking[a:b].sum()) / RATE, 1e-3)
-        rate = spoken.sum() / speech_s
+        overlong = float(dur[sp][dur[sp] > MAX_PHONE_S].sum() / dur[sp].sum())
+        rate = len(sp) / max(float(prosody.speaking[a:b].sum()) / RATE, 1e-3)
         lo, hi = PHONE_RATE_RANGE
-        score = (
+        conf[a:b] = (
             smoothstep((voiced_share - 0.35) / 0.3)
-            * (1.0 - smoothstep((longest - MAX_PHONE_S) / 0.4))
+            * (1.0 - smoothstep((overlong - 0.1) / 0.3))
             * smoothstep((rate - lo * 0.5) / (lo * 0.5))
             * (1.0 - smoothstep((rate - hi) / hi))
         )
-        conf[a:b] = score
+        for i in sp[dur[sp] > MAX_PHONE_S]:
+            conf[frames[i]] = 0.0
     return conf
 
 

@@ -31,6 +31,7 @@ from .filters import running_max, smooth, smoothstep
 RATE = FRAME_RATE_HZ
 CLOSE_LEAD_S = 0.06              # lips start closing this long before a bilabial closure
 CLOSE_RELEASE_S = 0.03           # and open over this long at its release
+CLOSE_SMOOTH_S = 0.01            # closures are smoothed this little (they must reach full closure)
 IDLE_BREATH = 0.015              # how much the relaxed gap widens on each inhale
 
 
@@ -39,17 +40,18 @@ class LipsyncParams:
     """The fusion's constants. Tuned on the evaluation's tuning clips only (benchmarks/lipsync_eval.py;
     docs/drive.md gives the numbers on the held-out clips)."""
 
-    phone_weight: float = 0.85       # share of the phone path in the fused shapes, where phones are trusted
+    phone_weight: float = 0.5        # share of the phone path in the fused shapes, where phones are trusted
     level_gamma: float = 0.5         # opening ~ normalised loudness ** gamma
     f1_share: float = 0.5            # how much of the acoustic opening the first formant modulates
+    tilt_share: float = 0.7          # how much a steep spectral tilt (nasals, close vowels) narrows it
     phone_level_floor: float = 0.6   # phone-path opening at the quietest speech, relative to the loudest
     open_gain: float = 0.65          # jaw_open of a loud, open vowel at expression_scale 1
-    lead_s: float = 0.08             # the mouth moves this long before the sound it makes
+    lead_s: float = 0.10             # the mouth moves this long before the sound it makes
     jaw_tau_before_s: float = 0.10   # dominance decay before a viseme (anticipation), jaw
     jaw_tau_after_s: float = 0.03    # and after it (carry-over)
     lip_tau_before_s: float = 0.12   # lips (rounding, spreading) anticipate further than the jaw
     lip_tau_after_s: float = 0.05
-    smooth_s: float = 0.03           # final Gaussian smoothing (removes frame-to-frame chatter)
+    smooth_s: float = 0.04           # final Gaussian smoothing (removes frame-to-frame chatter)
     idle_gap: float = 0.03           # relaxed lip gap in pauses (jaw_open units)
 
 
@@ -71,10 +73,13 @@ def acoustic_shapes(features: AcousticFeatures, level: SpeechLevel, params: Lips
     f1 = _speaker_norm(features.formants_hz[:, 0], speechy)
     f2 = _speaker_norm(features.formants_hz[:, 1], speechy)
     fric = (1.0 - voiced) * smoothstep((features.high_ratio - 0.15) / 0.3)
+    # energy far below 1 kHz (a steep tilt) marks nasal murmurs and close vowels: a narrow mouth
+    narrow = voiced * smoothstep((features.tilt_db - 12.0) / 14.0)
     sh = (1.0 - voiced) * smoothstep(1.0 - np.abs(features.centroid_hz - 3200.0) / 1200.0)
     amp = lv**params.level_gamma
     out = np.zeros((len(lv), len(ARTICULATION)), np.float32)
-    out[:, JAW] = amp * (1 - params.f1_share + params.f1_share * f1 * voiced) * (1.0 - 0.6 * fric)
+    openness = (1 - params.f1_share + params.f1_share * f1 * voiced) * (1 - params.tilt_share * narrow)
+    out[:, JAW] = amp * openness * (1.0 - 0.6 * fric)
     out[:, STRETCH] = amp * voiced * smoothstep((f2 - 0.5) / 0.4) * (1.0 - 0.5 * f1) * 0.6
     out[:, PUCKER] = amp * voiced * smoothstep((0.45 - f2) / 0.35) * 0.7
     out[:, FUNNEL] = amp * sh * 0.6
@@ -178,16 +183,15 @@ def lipsync(
         ph = np.zeros_like(ac)
         close = np.zeros(n, np.float32)
     mix = (1.0 - w)[:, None] * ac + w[:, None] * ph
-    mix[:, JAW] *= 1.0 - np.clip(close, 0.0, 1.0)
-    mix[:, CLOSE] = close
-    mix = shift_earlier(mix, params.lead_s)
-    mix = smooth(mix, params.smooth_s, RATE)
+    mix = smooth(shift_earlier(mix, params.lead_s), params.smooth_s, RATE)
+    # closures are gated in after the smoothing, so a p, b or m shuts the lips completely
+    close = np.clip(smooth(shift_earlier(close, params.lead_s), CLOSE_SMOOTH_S, RATE), 0.0, 1.0)
 
     out = np.zeros_like(mix)
-    out[:, JAW] = mix[:, JAW] * params.open_gain
+    out[:, JAW] = mix[:, JAW] * params.open_gain * (1.0 - close)
     out[:, [PUCKER, STRETCH, FUNNEL, RAISE]] = mix[:, [PUCKER, STRETCH, FUNNEL, RAISE]]
     out *= expression_scale
-    out[:, CLOSE] = np.clip(mix[:, CLOSE], 0, 1) * min(1.0, expression_scale)
+    out[:, CLOSE] = close * min(1.0, expression_scale)
     # pauses: a relaxed gap that opens a little on each inhale, so the face is idle, not frozen
     pause = 1.0 - running_max(level.activity, 0.3, RATE)
     idle = pause * (params.idle_gap + IDLE_BREATH * np.clip(breath, 0.0, 1.0)) * min(1.0, expression_scale)
