@@ -5,6 +5,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from voxportrait.audio.features import extract_features
 from voxportrait.audio.prosody import analyze_prosody
@@ -187,3 +190,19 @@ def test_prosody_finds_syllables_and_pauses(speech_15s):
     assert 2.0 < rate < 8.0                         # syllables per second of speech
     assert len(p.pause_s) >= 3                      # a read passage has phrase pauses
     assert np.all((p.prominence >= 0) & (p.prominence <= 1))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    x=arrays(np.float32, st.integers(1, 6000), elements=st.floats(-1, 1, width=32)),
+    rate=st.sampled_from([8_000, 16_000, 22_050, 44_100]),
+    fps=st.sampled_from(["25", "30000/1001", "24"]),
+    language=st.sampled_from(["auto", "other"]),
+)
+def test_any_audio_gives_a_valid_motion(x, rate, fps, language):
+    m = drive_from_audio(x, rate, DriveOptions(fps=fps, language=language))
+    assert len(m) == frame_count(len(x) / rate, Fraction(fps))
+    assert np.all(np.isfinite(m.expression)) and np.all(np.isfinite(m.rotation_deg))
+    for i, name in enumerate(EXPRESSIONS):
+        lo, hi = EXPRESSION_RANGES[name]
+        assert lo <= m.expression[:, i].min() and m.expression[:, i].max() <= hi
