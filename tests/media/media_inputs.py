@@ -1,31 +1,88 @@
-"""Test inputs made with the ffmpeg command-line tool (test-only; the product decodes with PyAV)."""
+"""Test inputs encoded with FFmpeg's libraries through PyAV (always installed, unlike the ffmpeg tool).
+
+Written here directly with the encoders and muxers, not with voxportrait's own writer, so a decoding test
+does not depend on the code it could be checking.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
-import pytest
 
 TONE_HZ = 440.0
+AMPLITUDE = 0.125
 DURATION_S = 1.5
+VIDEO_FPS = 25
+
+# extension -> (container format, audio codec, video codec or None)
+AUDIO_FILES = {
+    "wav": ("wav", "pcm_s16le", None),
+    "mp3": ("mp3", "libmp3lame", None),
+    "m4a": ("ipod", "aac", None),
+    "flac": ("flac", "flac", None),
+    "ogg": ("ogg", "vorbis", None),
+    "opus": ("opus", "libopus", None),
+}
+VIDEO_FILES = {
+    "mp4": ("mp4", "aac", "libx264"),
+    "mov": ("mov", "aac", "libx264"),
+    "mkv": ("matroska", "flac", "libx264"),
+    "webm": ("webm", "libopus", "libvpx-vp9"),
+}
+LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
 
 
-def ffmpeg(*args: str) -> None:
-    if shutil.which("ffmpeg") is None:
-        pytest.fail("the media tests make their inputs with the ffmpeg tool (apt-get install ffmpeg)")
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=120)
+def tone_samples(rate: int, duration_s: float = DURATION_S) -> np.ndarray:
+    t = np.arange(int(round(duration_s * rate))) / rate
+    return (AMPLITUDE * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
 
 
-def tone(out: Path, *codec: str, rate: int = 44100, channels: int = 2, video: bool = False) -> Path:
-    """A 440 Hz tone of DURATION_S seconds, optionally with a small test-pattern video stream."""
-    inputs = ["-f", "lavfi", "-i", f"sine=frequency={TONE_HZ}:sample_rate={rate}:duration={DURATION_S}"]
-    if video:
-        inputs += ["-f", "lavfi", "-i", f"testsrc=size=96x64:rate=25:duration={DURATION_S}"]
-    ffmpeg(*inputs, "-ac", str(channels), *codec, "-shortest", str(out))
-    return out
+def write(path: Path, fmt: str, audio_codec: str | None, video_codec: str | None = None, *,
+          rate: int = 44100, channels: int = 2, duration_s: float = DURATION_S,
+          size: tuple[int, int] = (96, 64)) -> Path:
+    """A file with a tone (every channel) and/or a moving test picture."""
+    with av.open(str(path), "w", format=fmt) as out:
+        # every stream is added before the first packet: the header is written then
+        v = a = None
+        if video_codec is not None:
+            v = out.add_stream(video_codec, rate=VIDEO_FPS)
+            v.width, v.height = size
+            v.pix_fmt = "yuv420p"
+        if audio_codec is not None:
+            if audio_codec == "libopus":
+                rate = 48000                      # Opus encodes at 48 kHz (or 8/12/16/24 kHz), never 44.1 kHz
+            a = out.add_stream(audio_codec, rate=rate, layout=LAYOUTS[channels])
+            if audio_codec == "vorbis":
+                a.codec_context.options = {"strict": "experimental"}   # FFmpeg's own Vorbis encoder
+        if v is not None:
+            for i in range(int(duration_s * VIDEO_FPS)):
+                img = np.zeros((size[1], size[0], 3), np.uint8)
+                img[:, :, 1] = (np.arange(size[0]) * 2 + i * 8) % 256
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                frame.pts = i
+                out.mux(v.encode(frame))
+            out.mux(v.encode(None))
+        if a is not None:
+            mono = tone_samples(rate, duration_s)
+            resampler = av.AudioResampler(format=a.codec_context.format.name, layout=LAYOUTS[channels], rate=rate)
+            count = 0
+            blocks = [mono[i:i + 1024] for i in range(0, len(mono), 1024)]
+            frames = []
+            for block in blocks:
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(np.repeat(block[None], channels, axis=0)),
+                                                   format="fltp", layout=LAYOUTS[channels])
+                frame.sample_rate = rate
+                frames += resampler.resample(frame)
+            frames += resampler.resample(None)
+            for o in frames:
+                o.pts, o.time_base = count, Fraction(1, rate)
+                count += o.samples
+                out.mux(a.encode(o))
+            out.mux(a.encode(None))
+    return path
 
 
 def peak_hz(samples: np.ndarray, rate: int) -> float:

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
+import wave
+
 import numpy as np
 import pytest
-from media_inputs import DURATION_S, TONE_HZ, ffmpeg, peak_hz, tone
+from media_inputs import AMPLITUDE, AUDIO_FILES, DURATION_S, TONE_HZ, VIDEO_FILES, peak_hz, write
 
 from voxportrait.errors import InputNotFound, UnreadableMedia
 from voxportrait.media import audio_info, load_audio
-
-FORMATS = {
-    "wav": ["-c:a", "pcm_s16le"],
-    "mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],
-    "m4a": ["-c:a", "aac", "-b:a", "128k"],
-    "flac": ["-c:a", "flac"],
-    "ogg": ["-c:a", "libvorbis"],
-    "opus": ["-c:a", "libopus", "-b:a", "64k"],
-}
-VIDEO_FORMATS = {
-    "mp4": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"],
-    "mov": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"],
-    "mkv": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "flac"],
-    "webm": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus"],
-}
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     d = tmp_path_factory.mktemp("audio")
-    files = {ext: tone(d / f"tone.{ext}", *codec) for ext, codec in FORMATS.items()}
-    files.update({ext: tone(d / f"av.{ext}", *codec, video=True) for ext, codec in VIDEO_FORMATS.items()})
-    return files
+    return {ext: write(d / f"tone.{ext}", *spec) for ext, spec in {**AUDIO_FILES, **VIDEO_FILES}.items()}
 
 
-@pytest.mark.parametrize("ext", list(FORMATS) + list(VIDEO_FORMATS))
+@pytest.mark.parametrize("ext", list(AUDIO_FILES) + list(VIDEO_FILES))
 def test_every_format_decodes_to_16k_mono_with_the_right_content(made, ext):
     samples, rate = load_audio(made[ext])
     assert rate == 16000 and samples.dtype == np.float32 and samples.ndim == 1
@@ -41,18 +26,18 @@ def test_every_format_decodes_to_16k_mono_with_the_right_content(made, ext):
     assert len(samples) / rate == pytest.approx(DURATION_S, abs=0.06)
     assert peak_hz(samples, rate) == pytest.approx(TONE_HZ, abs=3)
     rms = float(np.sqrt(np.mean(samples[2000:-2000] ** 2)))
-    assert rms == pytest.approx(0.125 / np.sqrt(2), rel=0.1)    # ffmpeg's sine source has amplitude 1/8
+    assert rms == pytest.approx(AMPLITUDE / np.sqrt(2), rel=0.1)
 
 
 def test_any_channel_count_and_rate(tmp_path):
-    six = tone(tmp_path / "six.wav", "-c:a", "pcm_s24le", rate=48000, channels=6)
+    six = write(tmp_path / "six.wav", "wav", "pcm_s24le", rate=48000, channels=6)
     info = audio_info(six)
     assert info.channels == 6 and info.sample_rate_hz == 48000
     samples, rate = load_audio(six, sample_rate_hz=22050)
     assert rate == 22050 and len(samples) == pytest.approx(DURATION_S * 22050, abs=30)
     assert peak_hz(samples, rate) == pytest.approx(TONE_HZ, abs=3)
-    eight_k = tone(tmp_path / "phone.wav", "-c:a", "pcm_s16le", rate=8000, channels=1)
-    samples, rate = load_audio(eight_k)
+    phone = write(tmp_path / "phone.wav", "wav", "pcm_s16le", rate=8000, channels=1)
+    samples, rate = load_audio(phone)
     assert len(samples) == pytest.approx(DURATION_S * 16000, abs=30)
 
 
@@ -67,18 +52,21 @@ def test_errors_say_what_is_wrong(tmp_path):
     junk.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
     with pytest.raises(UnreadableMedia):
         load_audio(junk)
-    silent_video = tmp_path / "silent.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:duration=0.5", "-pix_fmt", "yuv420p", str(silent_video))
+    silent_video = write(tmp_path / "silent.mp4", "mp4", None, "libx264", duration_s=0.5)
     with pytest.raises(UnreadableMedia, match="no audio track.*video without sound"):
         load_audio(silent_video)
     zero = tmp_path / "zero.wav"
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", "-c:a", "pcm_s16le", str(zero))
+    with wave.open(str(zero), "wb") as w:                      # a valid header and not one sample
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"")
     with pytest.raises(UnreadableMedia, match="no audio samples|zero-length|empty"):
         load_audio(zero)
 
 
 def test_a_truncated_file_keeps_what_decodes(tmp_path):
-    whole = tone(tmp_path / "whole.mp3", "-c:a", "libmp3lame")
+    whole = write(tmp_path / "whole.mp3", "mp3", "libmp3lame")
     cut = tmp_path / "cut.mp3"
     data = whole.read_bytes()
     cut.write_bytes(data[: len(data) // 2])

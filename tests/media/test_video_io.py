@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media_inputs import ffmpeg
+from media_inputs import write
 
 from voxportrait.errors import UnreadableMedia
 from voxportrait.media import VideoWriter, load_audio, probe_video, read_frames
@@ -80,8 +80,7 @@ def test_ntsc_rate_audio_duration_within_one_frame_and_in_sync(tmp_path):
 
 
 def test_audio_from_a_file_is_muxed(tmp_path):
-    wav = tmp_path / "speech.wav"
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=44100:duration=2", "-ac", "2", str(wav))
+    wav = write(tmp_path / "speech.wav", "wav", "pcm_s16le", duration_s=2.0)
     out = tmp_path / "with_file_audio.mp4"
     with VideoWriter(out, 25, audio=wav) as w:
         for f in frames(50, 64, 64):
@@ -124,7 +123,6 @@ def test_reader_errors(tmp_path):
     junk.write_bytes(b"\x00" * 5000)
     with pytest.raises(UnreadableMedia):
         list(read_frames(junk))
-    wav = tmp_path / "sound.wav"
-    ffmpeg("-f", "lavfi", "-i", "sine=duration=0.2", str(wav))
+    wav = write(tmp_path / "sound.wav", "wav", "pcm_s16le", duration_s=0.2)
     with pytest.raises(UnreadableMedia, match="no video stream"):
         probe_video(wav)
