@@ -97,7 +97,26 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
 
 
-_COMMANDS: list = []
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="show the faces, landmarks, head pose and crop found in a portrait",
+                       description="Analyze a portrait: print the faces found, the head pose and the crop; "
+                       "with -o, draw the mesh, irises, pose axes and crop box on a preview image.")
+    p.add_argument("image", help="portrait photo (jpg, png, webp, bmp, tiff)")
+    p.add_argument("-o", "--output", metavar="PREVIEW.png", help="write a preview image with what was found")
+    p.add_argument("--config", metavar="FILE.toml", help="options file; only [analyze] is used")
+    add_option_flags(p, ("analyze",))
+    p.set_defaults(func=_inspect)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from . import api
+
+    report = api.inspect_portrait(args.image, options_from_args(args).analyze, preview=args.output)
+    print(report.summary())
+    return 0
+
+
+_COMMANDS: list = [_add_inspect]
 
 
 def main(argv: list[str] | None = None) -> int:
