@@ -116,7 +116,60 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS: list = [_add_inspect]
+class _ProgressBar:
+    """A rich progress bar on a terminal (stderr), nothing otherwise; used as the api progress callback."""
+
+    def __init__(self, quiet: bool):
+        self._bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), transient=True)
+            self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> _ProgressBar:
+        if self._bar is not None:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def __call__(self, p) -> None:
+        if self._bar is None:
+            return
+        if p.stage not in self._tasks:
+            self._tasks[p.stage] = self._bar.add_task(p.stage, total=p.total)
+        self._bar.update(self._tasks[p.stage], completed=p.done, total=p.total)
+
+
+def _add_animate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("animate", help="make a portrait speak an audio recording",
+                       description="Portrait photo + speech recording -> lip-synced talking-head video.")
+    p.add_argument("portrait", help="portrait photo (jpg, png, webp, bmp, tiff)")
+    p.add_argument("audio", help="speech (wav, mp3, m4a, flac, ogg/opus, or the audio of a video file)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4",
+                   help="output video: .mp4/.mov, or .webm (needed for a transparent background, as is a "
+                        "folder name for PNG frames)")
+    _common(p)
+    add_option_flags(p, ("analyze", "drive", "render", "encode"))
+    p.set_defaults(func=_animate)
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from . import api
+
+    options = options_from_args(args)
+    with _ProgressBar(args.quiet) as bar:
+        result = api.animate(args.portrait, args.audio, args.output, options, progress=bar)
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
+_COMMANDS: list = [_add_animate, _add_inspect]
 
 
 def main(argv: list[str] | None = None) -> int:
