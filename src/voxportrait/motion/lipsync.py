@@ -45,7 +45,7 @@ class LipsyncParams:
     f1_share: float = 0.5            # how much of the acoustic opening the first formant modulates
     tilt_share: float = 0.7          # how much a steep spectral tilt (nasals, close vowels) narrows it
     phone_level_floor: float = 0.6   # phone-path opening at the quietest speech, relative to the loudest
-    open_gain: float = 0.65          # jaw_open of a loud, open vowel at expression_scale 1
+    open_gain: float = 0.75          # scale of jaw_open: speech then spans the real speakers' range (p95 ~0.39)
     lead_s: float = 0.10             # the mouth moves this long before the sound it makes
     jaw_tau_before_s: float = 0.10   # dominance decay before a viseme (anticipation), jaw
     jaw_tau_after_s: float = 0.03    # and after it (carry-over)
