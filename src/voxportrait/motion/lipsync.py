@@ -6,14 +6,16 @@ Two paths, fused:
   viseme's influence is a dominance function (Cohen & Massaro 1993): a plateau over its segment that decays
   with distance, faster after it (carry-over) than before it (anticipation), and with a longer anticipation
   for rounding than for the jaw, so "too" is rounded on its t. The blend is the dominance-weighted mean of
-  the targets. Lip closure for p, b, m is a hard constraint on top: the lips start closing ``CLOSE_LEAD_S``
-  before the closure begins and stay shut until the release.
+  the targets. Lip closure for p, b, m is a hard constraint on top, gated in after all smoothing: the lips
+  start closing ``CLOSE_LEAD_S`` before the closure begins and are fully shut until the release.
 * the *acoustic path* (any language, singing): opening from loudness (relative to the recording's own
-  noise floor and speech level) shaped by the first formant; spreading and rounding from the second formant;
-  funnelling from fricative noise around 3 kHz.
+  noise floor and speech level) shaped by the first formant and narrowed by a steep spectral tilt (nasal
+  murmurs, close vowels); spreading and rounding from the second formant; funnelling from fricative noise
+  around 3 kHz.
 
 The acoustics always carry timing and amplitude (a silent recording never moves the lips); the phones sharpen
-closures and vowel shapes, weighted by ``phone_weight``. Pauses keep a small relaxed gap that breathes.
+closures and vowel shapes, weighted by ``phone_weight``. The result leads the sound by ``lead_s`` (lips move
+before the sound they make; measured on the evaluation clips). Pauses keep a small relaxed gap that breathes.
 """
 
 from __future__ import annotations
