@@ -16,6 +16,7 @@ spreading, openness) is shared by nearly all languages.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -30,7 +31,7 @@ from ..types import EXPRESSION_RANGES, EXPRESSIONS, Motion, frame_count
 from . import spaces
 from .blink import blink_curve, blink_events, brow_raise, gaze
 from .filters import band_noise, smoothstep, to_frames
-from .head import POSE_STYLES, HeadTrack, PoseTrack, reference_head_motion, speech_head_motion
+from .head import POSE_STYLES, PoseTrack, breathing, reference_head_motion, speech_head_motion
 from .lipsync import lipsync
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,7 @@ class PhonemeDriver:
 
         if self.pose_track is not None:
             head = reference_head_motion(self.pose_track, len(features), o.head_motion_scale)
-            head = HeadTrack(head.rotation_deg, head.translation, head.scale,
-                             speech_head_motion(prosody, POSE_STYLES[o.pose_style], rng_head, 0.0).breath)
+            head = replace(head, breath=breathing(len(features), rng_head))   # the lips still breathe
         else:
             head = speech_head_motion(prosody, POSE_STYLES[o.pose_style], rng_head, o.head_motion_scale)
         mouth = lipsync(features, prosody.level, phones, confidence, head.breath,
@@ -162,7 +162,7 @@ class PhonemeDriver:
         blinks = blink_events(prosody, duration, o.blink_rate, rng_blink)
         expression[:, col["blink_left"]] = blink_curve(blinks, t)
         jitter = 1.0 + rng_blink.uniform(-0.03, 0.0, len(blinks))
-        right = type(blinks)(blinks.start_s, blinks.duration_s, np.minimum(blinks.amplitude * jitter, 1.0))
+        right = replace(blinks, amplitude=np.minimum(blinks.amplitude * jitter, 1.0))
         expression[:, col["blink_right"]] = blink_curve(right, t, EYE_DELAY_S)
         g = gaze(prosody, t, rotation[:, 0], rng_gaze)
         expression[:, col["gaze_x"]], expression[:, col["gaze_y"]] = g[:, 0], g[:, 1]
