@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 from voxportrait.neural.sadtalker.blocks import antialias_kernel  # noqa: E402
 from voxportrait.neural.sadtalker.models import load_models  # noqa: E402
 
-KP_DOWN_KEY = "kp_extractor.down.weight"   # a kept buffer: the Gaussian the detector computes itself
+KP_DOWN_KEY = "kp_extractor.down.weight"  # a kept buffer: the Gaussian the detector computes itself
 
 
 def _need(path: Path) -> Path:
@@ -95,7 +95,10 @@ def new_layout_dir() -> Path:
     from safetensors.torch import save_file
 
     folder = _tmpdir("sadtalker-new-")
-    save_file({k: v.contiguous() for k, v in packed_checkpoint().items()}, str(folder / "SadTalker_V0.0.2_256.safetensors"))
+    save_file(
+        {k: v.contiguous() for k, v in packed_checkpoint().items()},
+        str(folder / "SadTalker_V0.0.2_256.safetensors"),
+    )
     write_mapping_files(folder)
     return folder
 

@@ -18,7 +18,7 @@ def ref():
 def test_constants_are_consistent():
     assert audio.SAMPLES_PER_FRAME == 640
     assert audio.HOP_LENGTH * audio.MEL_FRAMES_PER_SECOND == audio.SAMPLE_RATE_HZ
-    assert audio.num_video_frames(48_100) == 75          # a partial last frame is dropped, as SadTalker does
+    assert audio.num_video_frames(48_100) == 75  # a partial last frame is dropped, as SadTalker does
 
 
 def test_mel_filterbank_equals_librosa_slaney(ref):

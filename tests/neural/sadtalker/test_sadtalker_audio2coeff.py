@@ -77,9 +77,13 @@ def test_driver_coefficients_equal_sadtalker_generate(nets):
 
 def test_driver_reference_blinks_follow_case_b(nets):
     ref = io("audio")
-    driver = SadTalkerDriver(nets.expnet, nets.posevae, SadTalkerDriveConfig(seed=0),
-                             source_coeffs=ref["source_coeff_3dmm"][0],
-                             reference_exp=ref["ref_eyeblink_coeff_3dmm"][:, :64])
+    driver = SadTalkerDriver(
+        nets.expnet,
+        nets.posevae,
+        SadTalkerDriveConfig(seed=0),
+        source_coeffs=ref["source_coeff_3dmm"][0],
+        reference_exp=ref["ref_eyeblink_coeff_3dmm"][:, :64],
+    )
     co = driver.coefficients(ref["waveform_16k"], int(ref["num_frames"]))
     assert not co["blink"].any()
     np.testing.assert_allclose(co["exp"], ref["B_coeff_3dmm"][:, :64], rtol=1e-4, atol=ATOL)
@@ -89,18 +93,18 @@ def test_driver_reference_blinks_follow_case_b(nets):
 @pytest.fixture(scope="module")
 def speech():
     ref = io("audio")
-    return ref["waveform_16k"][:24_000]      # 1.5 s
+    return ref["waveform_16k"][:24_000]  # 1.5 s
 
 
 def test_drive_returns_a_sadtalker_motion(nets, speech):
     motion = _driver(nets).drive(speech, 16_000, Fraction(25))
-    assert len(motion) == 38 and motion.fps == 25                    # ceil(1.5 s x 25)
+    assert len(motion) == 38 and motion.fps == 25  # ceil(1.5 s x 25)
     assert motion.extras["exp_3dmm"].shape == (38, 64) and motion.extras["pose_3dmm"].shape == (38, 6)
     assert motion.expression_names == EXPRESSIONS
     for name, (lo, hi) in EXPRESSION_RANGES.items():
         v = motion.expr(name)
         assert np.all((v >= lo) & (v <= hi)), name
-    # The project's pose is the 3DMM pose relative to the source's, in degrees (yaw = angle y, pitch = -angle x).
+    # Our pose: the 3DMM pose relative to the source's, in degrees (yaw = angle y, pitch = -angle x).
     delta = np.degrees(motion.extras["pose_3dmm"][:, :3] - io("audio")["source_coeff_3dmm"][0, 64:67])
     np.testing.assert_allclose(motion.rotation_deg[:, 0], delta[:, 1], atol=1e-3)
     np.testing.assert_allclose(motion.rotation_deg[:, 1], -delta[:, 0], atol=1e-3)
@@ -134,7 +138,7 @@ def test_other_rates_and_frame_rates_are_resampled(nets, speech):
     from scipy.signal import resample_poly
 
     m = _driver(nets).drive(resample_poly(speech, 3, 1).astype(np.float32), 48_000, Fraction(30000, 1001))
-    assert len(m) == 45 and m.fps == Fraction(30000, 1001)          # ceil(1.5 x 29.97)
+    assert len(m) == 45 and m.fps == Fraction(30000, 1001)  # ceil(1.5 x 29.97)
     ref = _driver(nets).drive(speech, 16_000, Fraction(25))
     # The first frames of both clips show the same instant: frame 0.
     np.testing.assert_allclose(m.extras["pose_3dmm"][0], ref.extras["pose_3dmm"][0], atol=1e-3)

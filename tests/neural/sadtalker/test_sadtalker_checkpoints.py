@@ -1,4 +1,4 @@
-"""SadTalker's two published checkpoint layouts: names and shapes from the manifests, strict loading, errors."""
+"""SadTalker's two published checkpoint layouts: names and shapes as the manifests, strict loading, errors."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ from voxportrait.neural.sadtalker.posevae import TRAINING_ONLY_PREFIXES  # noqa:
 from voxportrait.neural.weights import WEIGHTS  # noqa: E402
 
 pytestmark = pytest.mark.neural
-PER_NET_MANIFEST = {"expnet": "audio2exp", "posevae": "audio2pose", "kp_detector": "kp_detector",
-                    "generator": "generator", "he_estimator": "he_estimator", "mapping": "mapping"}
+PER_NET_MANIFEST = {
+    "expnet": "audio2exp",
+    "posevae": "audio2pose",
+    "kp_detector": "kp_detector",
+    "generator": "generator",
+    "he_estimator": "he_estimator",
+    "mapping": "mapping",
+}
 
 
 def _shapes(keys) -> dict[str, tuple]:
@@ -50,12 +56,12 @@ def test_safetensors_layout_loads_through_the_weights_table():
         state = getattr(nets, net).state_dict()
         for key, value in state.items():
             assert torch.equal(value, flat[f"{prefix}.{key}"]), key
-    assert nets.he_estimator is None            # not in the safetensors file (SadTalker never calls it)
+    assert nets.he_estimator is None  # not in the safetensors file (SadTalker never calls it)
 
 
 @pytest.fixture(scope="module")
 def old_layout(tmp_path_factory):
-    """The same seeded weights written as SadTalker's older .pth release (plus the seeded head-pose estimator)."""
+    """The same seeded weights as SadTalker's older .pth release (plus the seeded head-pose estimator)."""
     folder = tmp_path_factory.mktemp("sadtalker-old")
     flat = packed_checkpoint()
 
@@ -65,8 +71,15 @@ def old_layout(tmp_path_factory):
     he = {k.split(".", 1)[1]: v for k, v in seeded(manifest("he_estimator")["keys"]).items()}
     torch.save({"model": part("audio2exp"), "epoch": 300}, folder / "auido2exp_00300-model.pth")
     torch.save({"model": part("audio2pose"), "epoch": 140}, folder / "auido2pose_00140-model.pth")
-    torch.save({"generator": part("generator"), "kp_detector": part("kp_extractor"), "he_estimator": he,
-                "epoch": 189}, folder / "facevid2vid_00189-model.pth.tar")
+    torch.save(
+        {
+            "generator": part("generator"),
+            "kp_detector": part("kp_extractor"),
+            "he_estimator": he,
+            "epoch": 189,
+        },
+        folder / "facevid2vid_00189-model.pth.tar",
+    )
     torch.save({"net_recon": part("face_3drecon"), "epoch": 20}, folder / "epoch_20.pth")
     write_mapping_files(folder)
     return folder

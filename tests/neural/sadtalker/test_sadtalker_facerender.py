@@ -1,4 +1,4 @@
-"""The face renderer (MappingNet, keypoint detector, keypoint math, generator, make_animation) against the fixtures."""
+"""The face renderer (MappingNet, keypoint detector and math, generator, make_animation) against fixtures."""
 
 from __future__ import annotations
 
@@ -43,8 +43,10 @@ def canonical(nets):
 
 def test_windows_are_sadtalkers_semantic_windows():
     coeffs = tensor("facerender", "generated_3dmm")
-    np.testing.assert_array_equal(still_window(tensor("facerender", "source_semantics_70")[0]).numpy(),
-                                  io("facerender")["source_semantics_window"])
+    np.testing.assert_array_equal(
+        still_window(tensor("facerender", "source_semantics_70")[0]).numpy(),
+        io("facerender")["source_semantics_window"],
+    )
     target = io("facerender")["target_semantics"].reshape(-1, 70, 27)[:75]
     np.testing.assert_array_equal(coefficient_windows(coeffs).numpy(), target)
 
@@ -64,7 +66,7 @@ def test_mappingnet_full_mode_73_coefficients():
     with torch.no_grad():
         out = net(tensor("facerender", "source_semantics_window_73"))
     for head in HEADS:
-        close(out[head], f"map_still_src_{head}", atol=1e-3)     # outputs are in the tens here
+        close(out[head], f"map_still_src_{head}", atol=1e-3)  # outputs are in the tens here
 
 
 def test_keypoint_detector(nets, canonical):
@@ -89,7 +91,9 @@ def test_keypoint_transformation_of_source_and_driving(nets, canonical):
     close(kp_drv, "kp_driving_all")
     close(headpose_pred_to_degree(src["yaw"]), "src_yaw_deg", atol=1e-4)
     close(headpose_pred_to_degree(drv["pitch"]), "drv_pitch_deg", atol=1e-4)
-    close(rotation_matrix(*(headpose_pred_to_degree(src[h]) for h in ("yaw", "pitch", "roll"))), "src_rot_mat")
+    close(
+        rotation_matrix(*(headpose_pred_to_degree(src[h]) for h in ("yaw", "pitch", "roll"))), "src_rot_mat"
+    )
     first = {h: drv[h][:1] for h in HEADS}
     kp30 = keypoint_transformation(canonical, *(first[h] for h in HEADS), yaw_deg=torch.tensor([30.0]))
     close(kp30, "kp_driving_frame0_yaw_in_30")
@@ -98,14 +102,18 @@ def test_keypoint_transformation_of_source_and_driving(nets, canonical):
 def test_keypoint_math_on_random_inputs():
     m = io("math")
     t = {k: torch.from_numpy(v) for k, v in m.items()}
-    torch.testing.assert_close(headpose_pred_to_degree(t["headpose_bins_in"]), t["headpose_deg_out"], rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        headpose_pred_to_degree(t["headpose_bins_in"]), t["headpose_deg_out"], rtol=0, atol=1e-5
+    )
     rot = rotation_matrix(t["rot_yaw_deg"], t["rot_pitch_deg"], t["rot_roll_deg"])
     torch.testing.assert_close(rot, t["rot_matrix_out"], rtol=0, atol=1e-6)
     args = (t["tk_kp"], t["tk_yaw"], t["tk_pitch"], t["tk_roll"], t["tk_t"], t["tk_exp"])
     tk_t = t["tk_t"].clone()
     torch.testing.assert_close(keypoint_transformation(*args), t["tk_out"], rtol=0, atol=1e-6)
-    torch.testing.assert_close(keypoint_transformation(*args, with_exp=False), t["tk_out_wo_exp"], rtol=0, atol=1e-6)
-    torch.testing.assert_close(t["tk_t"], tk_t, rtol=0, atol=0)     # SadTalker zeroes t in place; we do not
+    torch.testing.assert_close(
+        keypoint_transformation(*args, with_exp=False), t["tk_out_wo_exp"], rtol=0, atol=1e-6
+    )
+    torch.testing.assert_close(t["tk_t"], tk_t, rtol=0, atol=0)  # SadTalker zeroes t in place; we do not
 
 
 def test_rotation_matrices_are_rotations_built_with_3_14():
@@ -118,17 +126,25 @@ def test_rotation_matrices_are_rotations_built_with_3_14():
 
 @pytest.fixture(scope="module")
 def animation(nets):
-    """make_animation on frames 0 and 40 (one generator pass each), with the generator's intermediates recorded."""
+    """make_animation on frames 0 and 40 (a generator pass each), with the generator's intermediates kept."""
     ref = io("facerender")
     windows = coefficient_windows(tensor("facerender", "generated_3dmm"))[list(ref["make_animation_frames"])]
     recorded = {"dense": [], "feature_3d": []}
     hooks = [
-        nets.generator.dense_motion_network.register_forward_hook(lambda m, a, out: recorded["dense"].append(out)),
-        nets.generator.resblocks_3d.register_forward_hook(lambda m, a, out: recorded["feature_3d"].append(out)),
+        nets.generator.dense_motion_network.register_forward_hook(
+            lambda m, a, out: recorded["dense"].append(out)
+        ),
+        nets.generator.resblocks_3d.register_forward_hook(
+            lambda m, a, out: recorded["feature_3d"].append(out)
+        ),
     ]
     try:
-        out = make_animation(nets, tensor("facerender", "source_image"),
-                             tensor("facerender", "source_semantics_window"), windows)
+        out = make_animation(
+            nets,
+            tensor("facerender", "source_image"),
+            tensor("facerender", "source_semantics_window"),
+            windows,
+        )
     finally:
         for h in hooks:
             h.remove()
@@ -137,14 +153,14 @@ def animation(nets):
 
 def test_generator_frame40(animation):
     out, recorded = animation
-    dense = recorded["dense"][1]                                    # frame 40 is the second generator pass
+    dense = recorded["dense"][1]  # frame 40 is the second generator pass
     close(out[1:2], "gen_frame40_prediction", atol=1e-4)
     close(dense["occlusion_map"], "gen_frame40_occlusion_map", atol=1e-4)
     close(dense["deformation"], "gen_frame40_deformation", atol=1e-4)
     close(dense["mask"][0, :, 8, 32, :], "gen_frame40_mask_slice_d8_h32", atol=1e-5)
     close(dense["mask"].sum(dim=1), "gen_frame40_mask_sum_over_kp", atol=1e-5)
     ref = io("facerender")
-    assert len(recorded["feature_3d"]) == 1                         # the appearance volume is computed once
+    assert len(recorded["feature_3d"]) == 1  # the appearance volume is computed once
     assert abs(recorded["feature_3d"][0].double().sum().item() - ref["gen_frame40_feature_3d__sum"]) < 1e-2
 
 

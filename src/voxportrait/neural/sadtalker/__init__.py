@@ -37,10 +37,16 @@ def drive_config_from_options(options: DriveOptions) -> SadTalkerDriveConfig:
     )
 
 
-def build_driver(weights_dir: str | os.PathLike | None, subject: Subject | None = None,
-                 config: SadTalkerDriveConfig | None = None, size: int = 256,
-                 reference_exp: np.ndarray | None = None, reference_pose: np.ndarray | None = None) -> SadTalkerDriver:
-    """A SadTalker driver; with ``subject`` it is conditioned on that face's own coefficients (as SadTalker is),
+def build_driver(
+    weights_dir: str | os.PathLike | None,
+    subject: Subject | None = None,
+    config: SadTalkerDriveConfig | None = None,
+    size: int = 256,
+    reference_exp: np.ndarray | None = None,
+    reference_pose: np.ndarray | None = None,
+) -> SadTalkerDriver:
+    """A SadTalker driver; with ``subject`` it is conditioned on that face's own coefficients (as SadTalker
+    is),
     without one on a neutral frontal face. The audio networks run on the CPU (they are small)."""
     from .driver import SadTalkerDriveConfig, SadTalkerDriver
     from .models import DRIVER_NETWORKS, load_models
@@ -49,17 +55,33 @@ def build_driver(weights_dir: str | os.PathLike | None, subject: Subject | None 
     networks = DRIVER_NETWORKS if subject is not None else ("expnet", "posevae")
     models = load_models(weights_dir, size=size, networks=networks)
     coeffs = source_face(models, subject).coeffs if subject is not None else None
-    return SadTalkerDriver(models.expnet, models.posevae, config or SadTalkerDriveConfig(), coeffs,
-                           reference_exp=reference_exp, reference_pose=reference_pose)
+    return SadTalkerDriver(
+        models.expnet,
+        models.posevae,
+        config or SadTalkerDriveConfig(),
+        coeffs,
+        reference_exp=reference_exp,
+        reference_pose=reference_pose,
+    )
 
 
-def build_renderer(weights_dir: str | os.PathLike | None, size: int = 256, preprocess: str = "crop",
-                   device: str = "auto", config: SadTalkerRenderConfig | None = None) -> SadTalkerRenderer:
-    """A SadTalker renderer for 256 or 512 face crops; ``preprocess`` "full" uses the 73-coefficient MappingNet."""
+def build_renderer(
+    weights_dir: str | os.PathLike | None,
+    size: int = 256,
+    preprocess: str = "crop",
+    device: str = "auto",
+    config: SadTalkerRenderConfig | None = None,
+) -> SadTalkerRenderer:
+    """A SadTalker renderer for 256 or 512 face crops; "full": the 73-coefficient MappingNet."""
     from ..weights import resolve_device
     from .models import RENDERER_NETWORKS, load_models
     from .renderer import SadTalkerRenderConfig, SadTalkerRenderer
 
-    models = load_models(weights_dir, size=size, preprocess=preprocess, device=resolve_device(device),
-                         networks=RENDERER_NETWORKS)
+    models = load_models(
+        weights_dir,
+        size=size,
+        preprocess=preprocess,
+        device=resolve_device(device),
+        networks=RENDERER_NETWORKS,
+    )
     return SadTalkerRenderer(models, config or SadTalkerRenderConfig())

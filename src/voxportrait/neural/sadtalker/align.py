@@ -2,15 +2,15 @@
 
 * ``sadtalker_crop``: SadTalker's FFHQ-style box around the face from the eye centres and mouth corners: side
   ``2 max(2 |eye_to_eye|, 1.8 |eye_to_mouth|)`` (the bounding box of that rotated square), centred at
-  ``eye_mid + 0.1 eye_to_mouth``. SadTalker clamps the box to the image and resizes it to a square, which squashes
-  faces near the border; here the box stays square and pixels outside the image repeat the border.
+  ``eye_mid + 0.1 eye_to_mouth``. SadTalker clamps the box to the image and resizes it to a square, which
+  squashes faces near the border; here the box stays square and pixels outside the image repeat the border.
 * ``align_face``: Deep3DFaceRecon's alignment of the crop to its 224x224 input: a least-squares scale and
-  translation mapping five standard 3-D landmarks onto the detected five points (orthographic), the image scaled by
-  ``102 / s`` with Pillow's bicubic filter, then a 224 window cut around the face.
+  translation mapping five standard 3-D landmarks onto the detected five points (orthographic), the image
+  scaled by ``102 / s`` with Pillow's bicubic filter, then a 224 window cut around the face.
 
 Five points, in image coordinates (x right, y down), ordered as Deep3DFaceRecon expects: the eye centre on the
-image's left (the subject's right eye), the other eye centre, the nose tip, the mouth corner on the image's left,
-the other mouth corner.
+image's left (the subject's right eye), the other eye centre, the nose tip, the mouth corner on the image's
+left, the other mouth corner.
 """
 
 from __future__ import annotations
@@ -23,15 +23,17 @@ from ...types import CropTransform, FaceLandmarks
 
 ALIGNED_SIZE = 224
 RESCALE = 102.0
-# Deep3DFaceRecon's standard 5 landmarks (BFM/similarity_Lm3D_all.mat reduced to 5 points), x right, y up, in the
-# face model's units: eyes, nose tip, mouth corners, ordered as the five points above.
-STANDARD_LANDMARKS_5 = np.array([
-    [-0.31148657, 0.29036078, 0.13377953],
-    [0.30979887, 0.28972036, 0.13179526],
-    [0.0032535, -0.04617932, 0.55244243],
-    [-0.25216928, -0.38133916, 0.22405732],
-    [0.2484662, -0.38128236, 0.22235769],
-])
+# Deep3DFaceRecon's standard 5 landmarks (BFM/similarity_Lm3D_all.mat reduced to 5 points), x right, y up,
+# in the face model's units: eyes, nose tip, mouth corners, ordered as the five points above.
+STANDARD_LANDMARKS_5 = np.array(
+    [
+        [-0.31148657, 0.29036078, 0.13377953],
+        [0.30979887, 0.28972036, 0.13179526],
+        [0.0032535, -0.04617932, 0.55244243],
+        [-0.25216928, -0.38133916, 0.22405732],
+        [0.2484662, -0.38128236, 0.22235769],
+    ]
+)
 # MediaPipe face-mesh indices: eye corners (outer, inner) of the eye on the image's left, then the other eye;
 # nose tip; mouth corners on the image's left and right.
 MESH_EYE_IMAGE_LEFT = (33, 133)
@@ -44,17 +46,19 @@ MESH_MOUTH_IMAGE_RIGHT = 291
 def five_points_from_mesh(landmarks: FaceLandmarks) -> np.ndarray:
     """(5, 2) eye centres (corner midpoints, as iBUG 68's points 37/40 and 43/46), nose tip, mouth corners."""
     m = landmarks.mesh[:, :2].astype(np.float64)
-    return np.stack([
-        m[list(MESH_EYE_IMAGE_LEFT)].mean(0),
-        m[list(MESH_EYE_IMAGE_RIGHT)].mean(0),
-        m[MESH_NOSE_TIP],
-        m[MESH_MOUTH_IMAGE_LEFT],
-        m[MESH_MOUTH_IMAGE_RIGHT],
-    ])
+    return np.stack(
+        [
+            m[list(MESH_EYE_IMAGE_LEFT)].mean(0),
+            m[list(MESH_EYE_IMAGE_RIGHT)].mean(0),
+            m[MESH_NOSE_TIP],
+            m[MESH_MOUTH_IMAGE_LEFT],
+            m[MESH_MOUTH_IMAGE_RIGHT],
+        ]
+    )
 
 
 def sadtalker_crop(five: np.ndarray, size: int) -> CropTransform:
-    """(5, 2) points in full-image pixels -> the square crop SadTalker animates, ``size`` x ``size`` pixels."""
+    """(5, 2) points in full-image pixels -> the square crop SadTalker animates, ``size`` pixels wide."""
     eye_left, eye_right, _, mouth_left, mouth_right = np.asarray(five, np.float64)
     eye_avg = (eye_left + eye_right) / 2
     eye_to_eye = eye_right - eye_left
@@ -79,11 +83,14 @@ def warp_crop(image: np.ndarray, crop: CropTransform) -> np.ndarray:
         small = (max(1, round(w / shrink)), max(1, round(h / shrink)))
         image = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
         matrix = matrix @ np.diag([w / small[0], h / small[1], 1.0])
-    return cv2.warpAffine(image, matrix, (crop.size, crop.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        image, matrix, (crop.size, crop.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def pos_fit(points_2d: np.ndarray, points_3d: np.ndarray) -> tuple[np.ndarray, float]:
-    """Scale and translation of the orthographic projection mapping (N, 3) model points onto (N, 2) points (y up).
+    """Scale and translation of the orthographic projection mapping (N, 3) model points onto (N, 2) points (y
+    up).
 
     Least squares over an unconstrained 2x4 affine camera; scale = mean norm of its two rotation rows.
     """
@@ -101,11 +108,12 @@ def pos_fit(points_2d: np.ndarray, points_3d: np.ndarray) -> tuple[np.ndarray, f
 def align_face(image: np.ndarray, five: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 face crop and its (5, 2) points -> (224, 224, 3) uint8 aligned face, (5,) trans params.
 
-    ``trans_params`` = (W, H, scale, tx, ty): SadTalker's "full" mode appends (scale, tx, ty) to the coefficients.
+    ``trans_params`` = (W, H, scale, tx, ty): SadTalker's "full" mode appends (scale, tx, ty) to the
+    coefficients.
     """
     h0, w0 = image.shape[:2]
     pts = np.asarray(five, np.float64).copy()
-    pts[:, 1] = h0 - 1 - pts[:, 1]                            # to y up, as the 3-D model
+    pts[:, 1] = h0 - 1 - pts[:, 1]  # to y up, as the 3-D model
     t, s = pos_fit(pts, STANDARD_LANDMARKS_5)
     s = RESCALE / s
     w, h = int(w0 * s), int(h0 * s)

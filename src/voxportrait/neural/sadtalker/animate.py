@@ -1,8 +1,9 @@
 """The face renderer's frame loop (SadTalker's make_animation): coefficient windows -> keypoints -> images.
 
-The source's canonical keypoints, posed keypoints and appearance volume are computed once; each driven frame maps
-its 27-frame coefficient window through MappingNet to pose and expression, transforms the canonical keypoints and
-warps the appearance volume. (SadTalker recomputes the appearance volume every frame; it is the same tensor.)
+The source's canonical keypoints, posed keypoints and appearance volume are computed once; each driven frame
+maps its 27-frame coefficient window through MappingNet to pose and expression, transforms the canonical
+keypoints and warps the appearance volume. (SadTalker recomputes the appearance volume every frame; it is the
+same tensor.)
 """
 
 from __future__ import annotations
@@ -18,21 +19,20 @@ from .models import SadTalkerModels
 
 @dataclass
 class SourceState:
-    """Per-source tensors: canonical keypoints (1, 15, 3), posed source keypoints (1, 15, 3), appearance volume."""
+    """Per source: canonical keypoints (1, 15, 3), posed source keypoints (1, 15, 3), appearance volume."""
 
     kp_canonical: torch.Tensor
     kp_source: torch.Tensor
     feature_3d: torch.Tensor
 
 
-def driving_keypoints(models: SadTalkerModels, kp_canonical: torch.Tensor, windows: torch.Tensor,
-                      yaw_deg: torch.Tensor | None = None, pitch_deg: torch.Tensor | None = None,
-                      roll_deg: torch.Tensor | None = None) -> torch.Tensor:
-    """(1, 15, 3) canonical keypoints, (B, C, 27) windows -> (B, 15, 3); ``*_deg`` (B,) override the angles."""
+def driving_keypoints(
+    models: SadTalkerModels, kp_canonical: torch.Tensor, windows: torch.Tensor
+) -> torch.Tensor:
+    """(1, 15, 3) canonical keypoints, (B, C, 27) coefficient windows -> (B, 15, 3) posed keypoints."""
     he = models.mapping(windows.to(models.device, models.dtype))
     kp = kp_canonical.expand(windows.shape[0], -1, -1)
-    return keypoint_transformation(kp, he["yaw"], he["pitch"], he["roll"], he["t"], he["exp"],
-                                   yaw_deg=yaw_deg, pitch_deg=pitch_deg, roll_deg=roll_deg)
+    return keypoint_transformation(kp, he["yaw"], he["pitch"], he["roll"], he["t"], he["exp"])
 
 
 @torch.no_grad()
@@ -45,21 +45,24 @@ def prepare_source(models: SadTalkerModels, image: torch.Tensor, source_window: 
 
 
 @torch.no_grad()
-def animate(models: SadTalkerModels, source: SourceState, windows: torch.Tensor, batch_size: int = 1,
-            yaw_deg: torch.Tensor | None = None, pitch_deg: torch.Tensor | None = None,
-            roll_deg: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+def animate(
+    models: SadTalkerModels, source: SourceState, windows: torch.Tensor, batch_size: int = 1
+) -> Iterator[torch.Tensor]:
     """(T, C, 27) windows -> yields (B, 3, S, S) predictions in [0, 1], ``batch_size`` frames at a time."""
     for i in range(0, windows.shape[0], batch_size):
-        sl = slice(i, i + batch_size)
-        pick = (lambda a: None if a is None else a[sl].to(models.device, models.dtype))
-        kp = driving_keypoints(models, source.kp_canonical, windows[sl], pick(yaw_deg), pick(pitch_deg), pick(roll_deg))
+        kp = driving_keypoints(models, source.kp_canonical, windows[i : i + batch_size])
         n = kp.shape[0]
-        out = models.generator.render(source.feature_3d.expand(n, -1, -1, -1, -1), kp, source.kp_source.expand(n, -1, -1))
-        yield out["prediction"]
+        volume, kp_source = source.feature_3d.expand(n, -1, -1, -1, -1), source.kp_source.expand(n, -1, -1)
+        yield models.generator.render(volume, kp, kp_source)["prediction"]
 
 
-def make_animation(models: SadTalkerModels, image: torch.Tensor, source_window: torch.Tensor,
-                   windows: torch.Tensor, batch_size: int = 1) -> torch.Tensor:
+def make_animation(
+    models: SadTalkerModels,
+    image: torch.Tensor,
+    source_window: torch.Tensor,
+    windows: torch.Tensor,
+    batch_size: int = 1,
+) -> torch.Tensor:
     """SadTalker's make_animation: (1, 3, S, S), (1, C, 27), (T, C, 27) -> (T, 3, S, S) in [0, 1]."""
     source = prepare_source(models, image, source_window)
     return torch.cat(list(animate(models, source, windows, batch_size)), dim=0)

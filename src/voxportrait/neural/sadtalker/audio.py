@@ -1,11 +1,13 @@
-"""SadTalker's audio front end: the Wav2Lip log-mel spectrogram and its per-video-frame mel windows (numpy only).
+"""SadTalker's audio front end: the Wav2Lip log-mel spectrogram and its per-video-frame mel windows (numpy
+only).
 
-The contract, derived from the constants below: 16 kHz audio, 25 video frames per second (640 samples per frame),
-80 mel frames per second (hop 200), and for each video frame a 16-mel-frame window (0.2 s) that starts two video
-frames earlier. Values are in [-4, 4] (Wav2Lip's symmetric normalisation of dB between -100 and 0).
+The contract, derived from the constants below: 16 kHz audio, 25 video frames per second (640 samples per
+frame), 80 mel frames per second (hop 200), and for each video frame a 16-mel-frame window (0.2 s) that starts
+two video frames earlier. Values are in [-4, 4] (Wav2Lip's symmetric normalisation of dB between -100 and 0).
 
-``librosa.stft`` pads the signal with zeros (``pad_mode="constant"``, librosa >= 0.9, SadTalker's pins); librosa < 0.9
-reflected it, which changes the first and last two mel frames. Both are available through ``pad_mode``.
+``librosa.stft`` pads the signal with zeros (``pad_mode="constant"``, librosa >= 0.9, SadTalker's pins);
+librosa < 0.9 reflected it, which changes the first and last two mel frames. Both are available through
+``pad_mode``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 SAMPLE_RATE_HZ = 16_000
 FPS = 25
-SAMPLES_PER_FRAME = SAMPLE_RATE_HZ // FPS            # 640
+SAMPLES_PER_FRAME = SAMPLE_RATE_HZ // FPS  # 640
 N_FFT = 800
 WIN_LENGTH = 800
 HOP_LENGTH = 200
@@ -29,8 +31,8 @@ PREEMPHASIS = 0.97
 MIN_LEVEL_DB = -100.0
 REF_LEVEL_DB = 20.0
 MAX_ABS_VALUE = 4.0
-MEL_WINDOW = 16                                      # mel frames per video frame (syncnet_mel_step_size)
-WINDOW_LEAD_FRAMES = 2                               # a window starts this many video frames before its frame
+MEL_WINDOW = 16  # mel frames per video frame (syncnet_mel_step_size)
+WINDOW_LEAD_FRAMES = 2  # a window starts this many video frames before its frame
 
 assert SAMPLES_PER_FRAME * FPS == SAMPLE_RATE_HZ
 assert MEL_FRAMES_PER_SECOND == 80
@@ -39,7 +41,7 @@ PadMode = Literal["constant", "reflect"]
 
 
 def num_video_frames(num_samples: int) -> int:
-    """Video frames SadTalker makes from ``num_samples`` at 16 kHz: whole frames only (a partial one is dropped)."""
+    """Video frames SadTalker makes from ``num_samples`` at 16 kHz: whole frames (a partial one is cut)."""
     return int(num_samples / SAMPLES_PER_FRAME)
 
 
@@ -72,7 +74,7 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 
 def mel_filterbank() -> np.ndarray:
-    """(80, 401) float32 Slaney-normalised triangular mel filters (librosa.filters.mel's defaults, fmin 55, fmax 7600)."""
+    """(80, 401) float32 Slaney mel filters (librosa.filters.mel's defaults, fmin 55, fmax 7600)."""
     fft_freqs = np.fft.rfftfreq(N_FFT, d=1.0 / SAMPLE_RATE_HZ)
     mel_f = _mel_to_hz(np.linspace(_hz_to_mel(FMIN_HZ), _hz_to_mel(FMAX_HZ), NUM_MELS + 2))
     fdiff = np.diff(mel_f)
@@ -97,8 +99,8 @@ def _stft_magnitude(y: np.ndarray, pad_mode: PadMode) -> np.ndarray:
     num = 1 + (len(y) - N_FFT) // HOP_LENGTH
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WIN_LENGTH) / WIN_LENGTH)
     idx = np.arange(N_FFT)[None, :] + HOP_LENGTH * np.arange(num)[:, None]
-    frames = y[idx] * window                                     # (F, 800)
-    return np.abs(np.fft.rfft(frames, axis=1)).T                 # (401, F)
+    frames = y[idx] * window  # (F, 800)
+    return np.abs(np.fft.rfft(frames, axis=1)).T  # (401, F)
 
 
 def melspectrogram(samples: np.ndarray, pad_mode: PadMode = "constant") -> np.ndarray:
@@ -110,16 +112,19 @@ def melspectrogram(samples: np.ndarray, pad_mode: PadMode = "constant") -> np.nd
     x = np.asarray(samples, dtype=np.float64)
     y = x.copy()
     y[1:] = x[1:] + (-PREEMPHASIS) * x[:-1]
-    mel = np.dot(_MEL_BASIS, _stft_magnitude(y, pad_mode))      # (80, F), float64
+    mel = np.dot(_MEL_BASIS, _stft_magnitude(y, pad_mode))  # (80, F), float64
     min_level = np.exp(MIN_LEVEL_DB / 20 * np.log(10))
     db = 20 * np.log10(np.maximum(min_level, mel)) - REF_LEVEL_DB
     span = 2 * MAX_ABS_VALUE
-    norm = np.clip(span * ((db - MIN_LEVEL_DB) / (-MIN_LEVEL_DB)) - MAX_ABS_VALUE, -MAX_ABS_VALUE, MAX_ABS_VALUE)
+    norm = np.clip(
+        span * ((db - MIN_LEVEL_DB) / (-MIN_LEVEL_DB)) - MAX_ABS_VALUE, -MAX_ABS_VALUE, MAX_ABS_VALUE
+    )
     return norm.T
 
 
 def mel_windows(mel: np.ndarray, num_frames: int) -> np.ndarray:
-    """(F, 80) mel -> (num_frames, 80, 16) float32 windows; frame i covers mel frames from int(80 (i - 2) / 25).
+    """(F, 80) mel -> (num_frames, 80, 16) float32 windows; frame i covers mel frames from int(80 (i - 2) /
+    25).
 
     Indices outside the spectrogram are clamped to its first or last frame, as SadTalker does.
     """
@@ -133,5 +138,5 @@ def mel_windows(mel: np.ndarray, num_frames: int) -> np.ndarray:
 
 
 def audio_windows(samples: np.ndarray, num_frames: int, pad_mode: PadMode = "constant") -> np.ndarray:
-    """(N,) 16 kHz samples -> (num_frames, 80, 16) mel windows, the audio first cut or padded to whole frames."""
+    """(N,) 16 kHz samples -> (num_frames, 80, 16) mel windows; the audio is cut or padded to whole frames."""
     return mel_windows(melspectrogram(crop_or_pad(samples, num_frames), pad_mode), num_frames)

@@ -10,13 +10,13 @@ import random
 
 import numpy as np
 
-BLINK_SHAPE = (0.5, 0.9, 1.0, 0.9, 0.5)   # ratio over the 5 frames of one blink (200 ms at 25 fps)
-MIN_FRAMES = 21                            # shorter clips get no blink
-MIN_GAP, MAX_GAP = 10, 70                  # frames between blinks are drawn from [MIN_GAP, min(T/2, MAX_GAP))
+BLINK_SHAPE = (0.5, 0.9, 1.0, 0.9, 0.5)  # ratio over the 5 frames of one blink (200 ms at 25 fps)
+MIN_FRAMES = 21  # shorter clips get no blink
+MIN_GAP, MAX_GAP = 10, 70  # frames between blinks are drawn from [MIN_GAP, min(T/2, MAX_GAP))
 
 
 def random_blinks(num_frames: int, seed: int) -> np.ndarray:
-    """(T,) float32 blink ratio: 5-frame blinks separated by random gaps (SadTalker's generate_blink_seq_randomly)."""
+    """(T,) float32 blink ratio: 5-frame blinks at random gaps (SadTalker's generate_blink_seq_randomly)."""
     ratio = np.zeros(num_frames, np.float32)
     if num_frames < MIN_FRAMES:
         return ratio

@@ -111,8 +111,10 @@ class HourglassEncoder(nn.Module):
     def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int) -> None:
         super().__init__()
         self.down_blocks = nn.ModuleList(
-            DownBlock3d(in_features if i == 0 else _features(block_expansion, max_features, i),
-                        _features(block_expansion, max_features, i + 1))
+            DownBlock3d(
+                in_features if i == 0 else _features(block_expansion, max_features, i),
+                _features(block_expansion, max_features, i + 1),
+            )
             for i in range(num_blocks)
         )
 
@@ -127,8 +129,10 @@ class HourglassDecoder(nn.Module):
     def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int) -> None:
         super().__init__()
         self.up_blocks = nn.ModuleList(
-            UpBlock3d((1 if i == num_blocks - 1 else 2) * _features(block_expansion, max_features, i + 1),
-                      _features(block_expansion, max_features, i))
+            UpBlock3d(
+                (1 if i == num_blocks - 1 else 2) * _features(block_expansion, max_features, i + 1),
+                _features(block_expansion, max_features, i),
+            )
             for i in reversed(range(num_blocks))
         )
         self.out_filters = block_expansion + in_features
@@ -157,7 +161,7 @@ class Hourglass(nn.Module):
 
 
 def antialias_kernel(channels: int, scale: float) -> torch.Tensor:
-    """(C, 1, k, k) normalised Gaussian for band-limited downsampling by ``scale`` (sigma = (1/scale - 1) / 2)."""
+    """(C, 1, k, k) normalised Gaussian for downsampling by ``scale`` (sigma = (1/scale - 1) / 2)."""
     sigma = (1 / scale - 1) / 2
     size = 2 * round(sigma * 4) + 1
     grid = torch.arange(size, dtype=torch.float32)

@@ -1,19 +1,21 @@
 """Between SadTalker's 3DMM coefficients and the project's Motion (named expressions, pose in degrees).
 
-Pose. Deep3DFaceRecon's angles are radians about x (nod), y (turn) and z (tilt) with x right, y up, z towards the
-camera, applied as ``R = Rz Ry Rx``. Positive y turns the nose towards the image's right (our ``yaw_deg > 0``);
-positive x turns it down (our ``pitch_deg < 0``); positive z moves the top of the head to the image's left (our
-``roll_deg < 0``). Translations are in the model's units (decimetres) at a camera 10 units away with a 1015 px
-focal length in the 224 px aligned image, so one unit moves the face by 1015 / 10 / 224 of that image.
+Pose. Deep3DFaceRecon's angles are radians about x (nod), y (turn) and z (tilt) with x right, y up, z towards
+the camera, applied as ``R = Rz Ry Rx``. Positive y turns the nose towards the image's right (our ``yaw_deg >
+0``); positive x turns it down (our ``pitch_deg < 0``); positive z moves the top of the head to the image's
+left (our ``roll_deg < 0``). Translations are in the model's units (decimetres) at a camera 10 units away with
+a 1015 px focal length in the 224 px aligned image, so one unit moves the face by 1015 / 10 / 224 of that
+image.
 
-Expression. The 64 coefficients weight a principal-component basis (Guo et al.'s, through the licence-restricted
-Basel Face Model files) and carry no names. We name directions with the checkpoint itself, so no face model is
-needed: ExpNet is linear in its blink input, so its blink column is the blink direction (ratio 1 = eyes closed, as
-SadTalker trained it); and ExpNet's response to three synthetic, loud vowels (source-filter model, Peterson &
-Barney formants) relative to silence gives ``jaw_open`` (/a/, the "shouted ah" of jaw_open = 1), ``lip_pucker``
-(/u/) and ``lip_stretch`` (/i/). A coefficient vector is read as ``silence + D c`` (least squares, c clipped to the
-named ranges; a negative /a/ weight reads as ``lip_close``). Smile, brows and gaze have no SadTalker counterpart
-and stay 0; expressions that carry them lose them on the way to SadTalker.
+Expression. The 64 coefficients weight a principal-component basis (Guo et al.'s, through the
+licence-restricted Basel Face Model files) and carry no names. We name directions with the checkpoint itself,
+so no face model is needed: ExpNet is linear in its blink input, so its blink column is the blink direction
+(ratio 1 = eyes closed, as SadTalker trained it); and ExpNet's response to three synthetic, loud vowels
+(source-filter model, Peterson & Barney formants) relative to silence gives ``jaw_open`` (/a/, the "shouted
+ah" of jaw_open = 1), ``lip_pucker`` (/u/) and ``lip_stretch`` (/i/). A coefficient vector is read as
+``silence + D c`` (least squares, c clipped to the named ranges; a negative /a/ weight reads as
+``lip_close``). Smile, brows and gaze have no SadTalker counterpart and stay 0; expressions that carry them
+lose them on the way to SadTalker.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from .expnet import ExpNet
 FOCAL_PX = 1015.0
 CAMERA_DISTANCE = 10.0
 ALIGNED_PX = 224.0
-UNIT_TO_FRACTION = FOCAL_PX / CAMERA_DISTANCE / ALIGNED_PX      # image fraction per model unit of translation
+UNIT_TO_FRACTION = FOCAL_PX / CAMERA_DISTANCE / ALIGNED_PX  # image fraction per model unit of translation
 
 # Peterson & Barney (1952), adult male averages: F1, F2, F3 in Hz.
 VOWEL_FORMANTS_HZ = {"a": (730.0, 1090.0, 2440.0), "u": (300.0, 870.0, 2240.0), "i": (270.0, 2290.0, 3010.0)}
@@ -42,8 +44,10 @@ PROBE_PEAK = 0.5
 DIRECTION_NAMES = ("jaw_open", "lip_pucker", "lip_stretch", "blink")
 
 
-def synthetic_vowel(formants_hz: tuple[float, float, float], sample_rate_hz: int = audio.SAMPLE_RATE_HZ) -> np.ndarray:
-    """(N,) float32 vowel: a 120 Hz pulse train, -12 dB/octave glottal tilt, three formant resonators, lip radiation."""
+def synthetic_vowel(
+    formants_hz: tuple[float, float, float], sample_rate_hz: int = audio.SAMPLE_RATE_HZ
+) -> np.ndarray:
+    """(N,) float32 vowel: 120 Hz pulses, -12 dB/octave glottal tilt, 3 formant resonators, lip radiation."""
     n = int(PROBE_SECONDS * sample_rate_hz)
     src = np.zeros(n)
     src[:: int(round(sample_rate_hz / PROBE_F0_HZ))] = 1.0
@@ -51,7 +55,7 @@ def synthetic_vowel(formants_hz: tuple[float, float, float], sample_rate_hz: int
     for f, bw in zip(formants_hz, FORMANT_BANDWIDTHS_HZ, strict=True):
         r = np.exp(-np.pi * bw / sample_rate_hz)
         a1, a2 = -2 * r * np.cos(2 * np.pi * f / sample_rate_hz), r * r
-        x = lfilter([1 + a1 + a2], [1.0, a1, a2], x)             # unit gain at 0 Hz
+        x = lfilter([1 + a1 + a2], [1.0, a1, a2], x)  # unit gain at 0 Hz
     x = np.diff(x, prepend=0.0)
     return (PROBE_PEAK * x / np.abs(x).max()).astype(np.float32)
 
@@ -89,13 +93,19 @@ class ExpressionBasis:
     def from_named(self, named: dict[str, np.ndarray]) -> np.ndarray:
         """Named values (T,) (missing ones read as 0) -> (T, 64) expression coefficients."""
         t = len(next(iter(named.values())))
-        get = (lambda k: np.asarray(named.get(k, np.zeros(t)), np.float64))
-        c = np.stack([
-            get("jaw_open") - get("lip_close"),
-            get("lip_pucker"),
-            get("lip_stretch"),
-            (get("blink_left") + get("blink_right")) / 2,
-        ], axis=1)
+
+        def get(k: str) -> np.ndarray:
+            return np.asarray(named.get(k, np.zeros(t)), np.float64)
+
+        c = np.stack(
+            [
+                get("jaw_open") - get("lip_close"),
+                get("lip_pucker"),
+                get("lip_stretch"),
+                (get("blink_left") + get("blink_right")) / 2,
+            ],
+            axis=1,
+        )
         return (self.silent + c @ self.directions).astype(np.float32)
 
 
@@ -120,7 +130,7 @@ def expression_array(named: dict[str, np.ndarray], num_frames: int) -> np.ndarra
 
 
 def pose_to_motion(pose: np.ndarray, ref_pose: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(T, 6) poses and the source's (6,) -> relative rotation_deg (T, 3) yaw/pitch/roll, translation (T, 3), scale (T,)."""
+    """(T, 6) poses, the source's (6,) -> relative rotation_deg (T, 3), translation (T, 3), scale (T,)."""
     d = np.asarray(pose, np.float64) - np.asarray(ref_pose, np.float64)
     deg = np.degrees(d[:, :3])
     rotation = np.stack([deg[:, 1], -deg[:, 0], -deg[:, 2]], axis=1)
@@ -129,10 +139,14 @@ def pose_to_motion(pose: np.ndarray, ref_pose: np.ndarray) -> tuple[np.ndarray, 
     return rotation.astype(np.float32), translation.astype(np.float32), scale.astype(np.float32)
 
 
-def motion_to_pose(rotation_deg: np.ndarray, translation: np.ndarray, ref_pose: np.ndarray, relative: bool = True) -> np.ndarray:
-    """Inverse of pose_to_motion: (T, 3) yaw/pitch/roll degrees and (T, 3) translation -> (T, 6) SadTalker poses.
+def motion_to_pose(
+    rotation_deg: np.ndarray, translation: np.ndarray, ref_pose: np.ndarray, relative: bool = True
+) -> np.ndarray:
+    """Inverse of pose_to_motion: (T, 3) yaw/pitch/roll degrees and (T, 3) translation -> (T, 6) SadTalker
+    poses.
 
-    With ``relative`` false the rotation is absolute (replaces the source's angles); translation is always relative.
+    With ``relative`` false the rotation is absolute (replaces the source's angles); translation is always
+    relative.
     """
     r = np.radians(np.asarray(rotation_deg, np.float64))
     angles = np.stack([-r[:, 1], r[:, 0], -r[:, 2]], axis=1)

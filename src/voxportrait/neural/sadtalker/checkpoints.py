@@ -1,11 +1,13 @@
-"""SadTalker's published checkpoint layouts -> our networks, loaded strictly and safely (no pickled code runs).
+"""SadTalker's published checkpoint layouts -> our networks, loaded strictly and safely (no pickled code
+runs).
 
-New layout (what SadTalker uses whenever its folder holds a ``*.safetensors``): ``SadTalker_V0.0.2_256.safetensors``
-(or ``_512``), one flat state dict with the prefixes ``kp_extractor.``, ``generator.``, ``audio2exp.``,
-``audio2pose.`` and ``face_3drecon.``; it has no MappingNet and no head-pose estimator. Old layout (256 only):
-``auido2exp_00300-model.pth`` / ``auido2pose_00140-model.pth`` (``['model']``), ``facevid2vid_00189-model.pth.tar``
-(``['generator'|'kp_detector'|'he_estimator']``), ``epoch_20.pth`` (``['net_recon']``). Both need the separate
-MappingNet file: ``mapping_00229-model.pth.tar`` (crop mode) or ``mapping_00109-model.pth.tar`` (full mode).
+New layout (what SadTalker uses whenever its folder holds a ``*.safetensors``):
+``SadTalker_V0.0.2_256.safetensors`` (or ``_512``), one flat state dict with the prefixes ``kp_extractor.``,
+``generator.``, ``audio2exp.``, ``audio2pose.`` and ``face_3drecon.``; it has no MappingNet and no head-pose
+estimator. Old layout (256 only): ``auido2exp_00300-model.pth`` / ``auido2pose_00140-model.pth``
+(``['model']``), ``facevid2vid_00189-model.pth.tar`` (``['generator'|'kp_detector'|'he_estimator']``),
+``epoch_20.pth`` (``['net_recon']``). Both need the separate MappingNet file: ``mapping_00229-model.pth.tar``
+(crop mode) or ``mapping_00109-model.pth.tar`` (full mode).
 
 A file is found at ``<root>/sadtalker/<name>`` (our cache layout), ``<root>/<name>`` (a download folder or
 SadTalker's ``checkpoints/``) or ``<root>/checkpoints/<name>`` (a SadTalker clone), for each root of
@@ -64,11 +66,13 @@ class CheckpointSet:
     layout: Literal["safetensors", "pth"]
     size: int
     preprocess: Preprocess
-    files: dict[str, Path]          # weights-table key -> path
+    files: dict[str, Path]  # weights-table key -> path
 
 
-def resolve(weights_dir: str | os.PathLike | None, size: int = 256, preprocess: Preprocess = "crop") -> CheckpointSet:
-    """Pick the layout present under ``weights_dir`` (safetensors first); MissingWeights says what is missing."""
+def resolve(
+    weights_dir: str | os.PathLike | None, size: int = 256, preprocess: Preprocess = "crop"
+) -> CheckpointSet:
+    """The layout present under ``weights_dir`` (safetensors first); MissingWeights says what is missing."""
     if size not in PACKED_KEYS:
         raise InvalidOption(f"SadTalker checkpoints exist for face size 256 or 512, got {size}")
     if preprocess not in MAPPING_KEYS:
@@ -87,12 +91,13 @@ def resolve(weights_dir: str | os.PathLike | None, size: int = 256, preprocess: 
         files[PACKED_KEYS[size]] = None
     missing = [k for k, p in files.items() if p is None]
     if missing:
+        old_names = ", ".join(Path(WEIGHTS[k].relpath).name for k in OLD_KEYS)
         names = ", ".join(Path(WEIGHTS[k].relpath).name for k in missing)
         tried = "; ".join(str(p) for p in candidates(missing[0], weights_dir))
         raise MissingWeights(
             f"SadTalker ({size}, {preprocess} mode) needs {names}. Looked for the first at: {tried}. "
             f"Get them from {WEIGHTS[missing[0]].source} and pass their folder with --weights "
-            f"(the older .pth release also works for size 256: {', '.join(Path(WEIGHTS[k].relpath).name for k in OLD_KEYS)})."
+            f"(the older .pth release also works for size 256: {old_names})."
         )
     return CheckpointSet(layout=layout, size=size, preprocess=preprocess, files=files)
 
@@ -123,7 +128,9 @@ def _read_packed(path: Path, wanted: set[str]) -> dict[str, dict[str, torch.Tens
     return out
 
 
-def state_dicts(files: CheckpointSet, wanted: tuple[str, ...] = NETWORKS) -> dict[str, dict[str, torch.Tensor]]:
+def state_dicts(
+    files: CheckpointSet, wanted: tuple[str, ...] = NETWORKS
+) -> dict[str, dict[str, torch.Tensor]]:
     """Network name -> its state dict (module keys), for the wanted networks the layout holds."""
     want = set(wanted)
     out: dict[str, dict[str, torch.Tensor]] = {}
@@ -136,7 +143,11 @@ def state_dicts(files: CheckpointSet, wanted: tuple[str, ...] = NETWORKS) -> dic
             out["posevae"] = _load(files.files["sadtalker.audio2pose"])["model"]
         if want & {"kp_detector", "generator", "he_estimator"}:
             fv = _load(files.files["sadtalker.facevid2vid"])
-            for net, entry in (("kp_detector", "kp_detector"), ("generator", "generator"), ("he_estimator", "he_estimator")):
+            for net, entry in (
+                ("kp_detector", "kp_detector"),
+                ("generator", "generator"),
+                ("he_estimator", "he_estimator"),
+            ):
                 if net in want:
                     out[net] = fv[entry]
         if "face_recon" in want:
@@ -153,6 +164,8 @@ def load_into(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> n
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise MissingWeights(f"the {what} checkpoint does not match SadTalker's {what}: {str(e)[:400]}") from e
+        raise MissingWeights(
+            f"the {what} checkpoint does not match SadTalker's {what}: {str(e)[:400]}"
+        ) from e
     log.debug("loaded %s (%d tensors)", what, len(state))
     return module.eval()

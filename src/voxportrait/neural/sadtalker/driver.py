@@ -1,12 +1,14 @@
 """DRIVE with SadTalker: speech -> 3DMM expression (ExpNet) and head pose (PoseVAE) per frame, as a Motion.
 
 The Motion is in the "sadtalker" space: ``extras["exp_3dmm"]`` (T, 64) and ``extras["pose_3dmm"]`` (T, 6) are
-SadTalker's absolute coefficients (what its renderer reads), and the same motion is filled in the project's terms
-(bridge.py): relative head pose in degrees and the named expressions, so the CPU renderer can play it too.
+SadTalker's absolute coefficients (what its renderer reads), and the same motion is filled in the project's
+terms (bridge.py): relative head pose in degrees and the named expressions, so the CPU renderer can play it
+too.
 
-Differences from SadTalker, all deliberate: the CVAE noise and the blink gaps come from ``seed`` (SadTalker draws
-them unseeded); audio shorter than a whole last frame is padded instead of dropped, so the motion has
-``frame_count(duration, fps)`` frames; SadTalker runs at 25 fps only, other frame rates are resampled linearly.
+Differences from SadTalker, all deliberate: the CVAE noise and the blink gaps come from ``seed`` (SadTalker
+draws them unseeded); audio shorter than a whole last frame is padded instead of dropped, so the motion has
+``frame_count(duration, fps)`` frames; SadTalker runs at 25 fps only, other frame rates are resampled
+linearly.
 """
 
 from __future__ import annotations
@@ -33,15 +35,17 @@ log = logging.getLogger(__name__)
 SPACE = "sadtalker"
 SAVGOL_WINDOW = 13
 SAVGOL_ORDER = 2
-NEUTRAL_COEFFS = np.zeros(70, np.float32)      # mean expression, frontal, centred: for a driver without a subject
+NEUTRAL_COEFFS = np.zeros(70, np.float32)  # mean expression, frontal, centred: for a driver without a subject
 
 
 @dataclass(frozen=True)
 class SadTalkerDriveConfig:
-    pose_style: int = 0                   # 0..45, the CVAE's head-motion styles
-    expression_scale: float = 1.0         # multiplies the 64 expression coefficients (SadTalker's --expression_scale)
-    still: bool = False                   # hold the source's pose (SadTalker's --still)
-    blinks: bool = True                   # generated blinks; off: eyes follow the reference expression only
+    pose_style: int = 0  # 0..45, the CVAE's head-motion styles
+    expression_scale: float = (
+        1.0  # multiplies the 64 expression coefficients (SadTalker's --expression_scale)
+    )
+    still: bool = False  # hold the source's pose (SadTalker's --still)
+    blinks: bool = True  # generated blinks; off: eyes follow the reference expression only
     seed: int = 0
     pad_mode: audio.PadMode = "constant"  # "reflect": librosa < 0.9 framing
 
@@ -55,7 +59,7 @@ class SadTalkerDriveConfig:
 
 
 def smooth_pose(pose: np.ndarray) -> np.ndarray:
-    """(T, 6) -> Savitzky-Golay (window 13, order 2) along time; shorter clips use the largest odd window >= 3."""
+    """(T, 6) -> Savitzky-Golay (window 13, order 2) along time; short clips: the largest odd window >= 3."""
     t = len(pose)
     window = SAVGOL_WINDOW if t >= SAVGOL_WINDOW else (t - 1) // 2 * 2 + 1
     if window <= SAVGOL_ORDER:
@@ -76,25 +80,38 @@ class SadTalkerDriver:
     name = "sadtalker"
     motion_space = SPACE
 
-    def __init__(self, expnet: ExpNet, posevae: PoseVAE, config: SadTalkerDriveConfig = SadTalkerDriveConfig(),
-                 source_coeffs: np.ndarray | None = None, reference_exp: np.ndarray | None = None,
-                 reference_pose: np.ndarray | None = None) -> None:
-        """``source_coeffs`` (>= 70,): the source's [exp | angle | trans] (SourceFace.coeffs); None: a neutral face.
-        ``reference_exp`` (R, 64): a reference video's expressions (its eye blinks); ``reference_pose`` (R, 6):
+    def __init__(
+        self,
+        expnet: ExpNet,
+        posevae: PoseVAE,
+        config: SadTalkerDriveConfig = SadTalkerDriveConfig(),
+        source_coeffs: np.ndarray | None = None,
+        reference_exp: np.ndarray | None = None,
+        reference_pose: np.ndarray | None = None,
+    ) -> None:
+        """``source_coeffs`` (>= 70,): the source's [exp | angle | trans] (SourceFace.coeffs); None: a neutral
+        face. ``reference_exp`` (R, 64): a reference video's expressions (its eye blinks); ``reference_pose``
+        (R, 6):
         a reference video whose head motion (relative to its first frame) is added to the generated pose."""
         self.expnet, self.posevae, self.config = expnet, posevae, config
-        self.source = (NEUTRAL_COEFFS if source_coeffs is None else np.asarray(source_coeffs, np.float32))[:70]
+        self.source = (NEUTRAL_COEFFS if source_coeffs is None else np.asarray(source_coeffs, np.float32))[
+            :70
+        ]
         self.reference_exp = reference_exp
         self.reference_pose = reference_pose
         self.basis: ExpressionBasis = expression_basis(expnet, self.source[:64])
 
     def coefficients(self, samples_16k: np.ndarray, num_frames: int) -> dict[str, np.ndarray]:
-        """SadTalker's Audio2Coeff at 25 fps: exp (T, 64) (before expression_scale), pose (T, 6), blink (T,)."""
+        """SadTalker's Audio2Coeff at 25 fps: exp (T, 64) (unscaled), pose (T, 6), blink ratio (T,)."""
         c = self.config
         mels = torch.from_numpy(audio.audio_windows(samples_16k, num_frames, c.pad_mode))
-        blink = random_blinks(num_frames, c.seed) if (c.blinks and self.reference_exp is None) else np.zeros(num_frames, np.float32)
+        blink = (
+            random_blinks(num_frames, c.seed)
+            if (c.blinks and self.reference_exp is None)
+            else np.zeros(num_frames, np.float32)
+        )
         if c.still:
-            blink[:] = 0                  # SadTalker zeroes the blink ratio in still mode
+            blink[:] = 0  # SadTalker zeroes the blink ratio in still mode
         ref_exp = np.repeat(self.source[None, :64], num_frames, 0)
         if self.reference_exp is not None:
             ref_exp = tile_reference(np.asarray(self.reference_exp, np.float32)[:, :64], num_frames)
@@ -103,8 +120,12 @@ class SadTalkerDriver:
             pose = np.repeat(self.source[None, 64:70], num_frames, 0)
         else:
             gen = torch.Generator().manual_seed(c.seed)
-            noise = torch.randn(self.posevae.chunk_count(num_frames), self.posevae.config.latent_size, generator=gen)
-            raw = self.posevae.sample(mels, torch.from_numpy(self.source[64:70]), c.pose_style, noise)["pose"].numpy()
+            noise = torch.randn(
+                self.posevae.chunk_count(num_frames), self.posevae.config.latent_size, generator=gen
+            )
+            raw = self.posevae.sample(mels, torch.from_numpy(self.source[64:70]), c.pose_style, noise)[
+                "pose"
+            ].numpy()
             pose = smooth_pose(raw)
             if self.reference_pose is not None:
                 ref = tile_reference(np.asarray(self.reference_pose, np.float32), num_frames)
@@ -116,7 +137,9 @@ class SadTalkerDriver:
         samples = np.asarray(samples, np.float32)
         if sample_rate_hz != audio.SAMPLE_RATE_HZ:
             g = gcd(int(sample_rate_hz), audio.SAMPLE_RATE_HZ)
-            samples = resample_poly(samples, audio.SAMPLE_RATE_HZ // g, int(sample_rate_hz) // g).astype(np.float32)
+            samples = resample_poly(samples, audio.SAMPLE_RATE_HZ // g, int(sample_rate_hz) // g).astype(
+                np.float32
+            )
         duration = len(samples) / audio.SAMPLE_RATE_HZ
         n25 = frame_count(duration, Fraction(audio.FPS))
         co = self.coefficients(samples, n25)
@@ -130,8 +153,13 @@ class SadTalkerDriver:
         if Fraction(fps) != audio.FPS:
             tracks = {k: resample_frames(v, n, audio.FPS, float(fps)) for k, v in tracks.items()}
         rotation, translation, scale = pose_to_motion(tracks["pose"], self.source[64:70])
-        log.info("sadtalker drive: %d frames at %s fps, style %d%s", n, fps, self.config.pose_style,
-                 ", still" if self.config.still else "")
+        log.info(
+            "sadtalker drive: %d frames at %s fps, style %d%s",
+            n,
+            fps,
+            self.config.pose_style,
+            ", still" if self.config.still else "",
+        )
         return Motion(
             fps=Fraction(fps),
             rotation_deg=rotation,

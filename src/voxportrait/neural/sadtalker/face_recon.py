@@ -1,10 +1,11 @@
-"""Deep3DFaceRecon's coefficient regressor (``face_3drecon.*``, ReconNetWrapper resnet50): face -> 257 coefficients.
+"""Deep3DFaceRecon's coefficient regressor (``face_3drecon.*``, ReconNetWrapper resnet50): face -> 257
+coefficients.
 
-A torchvision-style ResNet-50 (v1.5: stride on the 3x3 convolution) without its classifier, then seven 1x1 conv
-heads on the pooled 2048-d feature: identity 80 | expression 64 | texture 80 | angles 3 (radians) | lighting 27 |
-translation 2 + 1. Input: the 224x224 aligned face (see align.py), RGB in [0, 1]. SadTalker keeps expression,
-angles and translation; identity, texture and lighting only matter with the Basel Face Model, which we do not use.
-Checkpoint: ``face_3drecon.*`` (safetensors) or ``epoch_20.pth['net_recon']``.
+A torchvision-style ResNet-50 (v1.5: stride on the 3x3 convolution) without its classifier, then seven 1x1
+conv heads on the pooled 2048-d feature: identity 80 | expression 64 | texture 80 | angles 3 (radians) |
+lighting 27 | translation 2 + 1. Input: the 224x224 aligned face (see align.py), RGB in [0, 1]. SadTalker
+keeps expression, angles and translation; identity, texture and lighting only matter with the Basel Face
+Model, which we do not use. Checkpoint: ``face_3drecon.*`` (safetensors) or ``epoch_20.pth['net_recon']``.
 """
 
 from __future__ import annotations
@@ -18,13 +19,19 @@ from torch import nn
 INPUT_SIZE = 224
 # (name, width) of the coefficient groups in output order.
 COEFF_GROUPS: tuple[tuple[str, int], ...] = (
-    ("id", 80), ("exp", 64), ("tex", 80), ("angle", 3), ("gamma", 27), ("trans_xy", 2), ("trans_z", 1),
+    ("id", 80),
+    ("exp", 64),
+    ("tex", 80),
+    ("angle", 3),
+    ("gamma", 27),
+    ("trans_xy", 2),
+    ("trans_z", 1),
 )
 
 
 @dataclass(frozen=True)
 class FaceReconConfig:
-    layers: tuple[int, int, int, int] = (3, 4, 6, 3)   # ResNet-50
+    layers: tuple[int, int, int, int] = (3, 4, 6, 3)  # ResNet-50
     width: int = 64
 
 
@@ -42,7 +49,9 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(out)
         self.downsample = None
         if stride != 1 or inplanes != out:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -70,7 +79,7 @@ class ResNetBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return F.adaptive_avg_pool2d(x, 1)                                 # (B, 2048, 1, 1)
+        return F.adaptive_avg_pool2d(x, 1)  # (B, 2048, 1, 1)
 
 
 class FaceReconNet(nn.Module):
@@ -79,7 +88,9 @@ class FaceReconNet(nn.Module):
         self.config = config
         self.backbone = ResNetBackbone(config)
         dim = self.backbone.out_features
-        self.final_layers = nn.ModuleList(nn.Conv2d(dim, n, kernel_size=1, bias=True) for _, n in COEFF_GROUPS)
+        self.final_layers = nn.ModuleList(
+            nn.Conv2d(dim, n, kernel_size=1, bias=True) for _, n in COEFF_GROUPS
+        )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 3, 224, 224) aligned face, RGB in [0, 1] -> (B, 257) coefficients."""

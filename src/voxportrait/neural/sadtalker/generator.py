@@ -1,8 +1,8 @@
 """The face renderer's generator (face-vid2vid OcclusionAwareSPADEGenerator, ``generator.*``).
 
-Source image -> 3-D appearance volume (32 ch x 16 depth at 1/4 resolution) -> warped by the dense motion between
-source and driving keypoints -> flattened to 2-D, multiplied by the occlusion map -> SPADE decoder -> RGB image
-of the input's size. Fully convolutional: the 256 and 512 checkpoints share the architecture.
+Source image -> 3-D appearance volume (32 ch x 16 depth at 1/4 resolution) -> warped by the dense motion
+between source and driving keypoints -> flattened to 2-D, multiplied by the occlusion map -> SPADE decoder ->
+RGB image of the input's size. Fully convolutional: the 256 and 512 checkpoints share the architecture.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ class OcclusionAwareSPADEGenerator(nn.Module):
         self.dense_motion_network = DenseMotionNetwork(c.dense_motion, c.num_kp, c.feature_channel)
         self.first = SameBlock2d(c.image_channel, c.block_expansion)
         self.down_blocks = nn.ModuleList(
-            DownBlock2d(min(c.max_features, c.block_expansion * 2**i), min(c.max_features, c.block_expansion * 2 ** (i + 1)))
+            DownBlock2d(
+                min(c.max_features, c.block_expansion * 2**i),
+                min(c.max_features, c.block_expansion * 2 ** (i + 1)),
+            )
             for i in range(c.num_down_blocks)
         )
         down_out = min(c.max_features, c.block_expansion * 2**c.num_down_blocks)
@@ -74,6 +77,6 @@ class OcclusionAwareSPADEGenerator(nn.Module):
         return {**motion, "prediction": self.decoder(out)}
 
     def forward(self, image: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> dict:
-        """(B, 3, S, S) source, (B, 15, 3) driving and source keypoints -> dict with ``prediction`` (B, 3, S, S)."""
+        """(B, 3, S, S) source, (B, 15, 3) driving and source keypoints -> ``prediction`` (B, 3, S, S) etc."""
         feature_3d = self.appearance(image)
         return {**self.render(feature_3d, kp_driving, kp_source), "feature_3d": feature_3d}

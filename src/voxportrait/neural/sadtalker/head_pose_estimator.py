@@ -1,9 +1,11 @@
-"""The head-pose and expression estimator (face-vid2vid HEEstimator, ``he_estimator.*``): image -> pose bins, t, exp.
+"""The head-pose and expression estimator (face-vid2vid HEEstimator, ``he_estimator.*``): image -> pose bins,
+t, exp.
 
-A ResNet-style encoder (bottleneck blocks at 256/512/1024/2048 channels) with linear heads. As in SadTalker, the
-returned ``yaw`` comes from ``fc_roll`` and ``roll`` from ``fc_yaw`` (the names are swapped in the original; the
-checkpoint was trained that way). SadTalker loads it only from the old ``facevid2vid_00189-model.pth.tar`` and
-never calls it when animating; it estimates a head pose from a picture (e.g. a driving video frame).
+A ResNet-style encoder (bottleneck blocks at 256/512/1024/2048 channels) with linear heads. As in SadTalker,
+the returned ``yaw`` comes from ``fc_roll`` and ``roll`` from ``fc_yaw`` (the names are swapped in the
+original; the checkpoint was trained that way). SadTalker loads it only from the old
+``facevid2vid_00189-model.pth.tar`` and never calls it when animating; it estimates a head pose from a picture
+(e.g. a driving video frame).
 """
 
 from __future__ import annotations

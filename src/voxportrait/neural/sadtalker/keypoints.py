@@ -1,8 +1,9 @@
 """Head-pose and keypoint math of SadTalker's face renderer (face-vid2vid), as pure tensor functions.
 
-Conventions (SadTalker's, which differ from LivePortrait's in two places): a head-pose angle is the expectation of a
-66-bin softmax, ``3 * E[bin] - 99`` degrees; degrees become radians with 3.14, not pi; ``R = P @ Y @ Ro``
-(pitch about x, yaw about y, roll about z) and keypoints rotate as ``kp @ R^T``. Only the y translation is used.
+Conventions (SadTalker's, which differ from LivePortrait's in two places): a head-pose angle is the
+expectation of a 66-bin softmax, ``3 * E[bin] - 99`` degrees; degrees become radians with 3.14, not pi; ``R =
+P @ Y @ Ro`` (pitch about x, yaw about y, roll about z) and keypoints rotate as ``kp @ R^T``. Only the y
+translation is used.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch
 NUM_BINS = 66
 BIN_DEGREES = 3.0
 BIN_OFFSET_DEG = 99.0
-PI_APPROX = 3.14   # SadTalker's degrees -> radians constant; using math.pi would shift every rotation slightly
+PI_APPROX = 3.14  # SadTalker's degrees -> radians constant; using math.pi would shift every rotation slightly
 
 
 def headpose_pred_to_degree(logits: torch.Tensor) -> torch.Tensor:
@@ -65,6 +66,7 @@ def keypoint_transformation(
 
 def coordinate_grid(d: int, h: int, w: int, dtype=torch.float32, device=None) -> torch.Tensor:
     """(D, H, W, 3) grid of (x, y, z) in [-1, 1], ``2 i / (n - 1) - 1`` on each axis."""
+
     def axis(n: int) -> torch.Tensor:
         return 2 * (torch.arange(n, dtype=dtype, device=device) / (n - 1)) - 1
 
@@ -73,7 +75,7 @@ def coordinate_grid(d: int, h: int, w: int, dtype=torch.float32, device=None) ->
 
 
 def kp2gaussian(kp: torch.Tensor, spatial_size: tuple[int, int, int], variance: float) -> torch.Tensor:
-    """(B, K, 3) keypoints -> (B, K, D, H, W) unnormalised Gaussians ``exp(-|grid - kp|^2 / (2 variance))``."""
+    """(B, K, 3) keypoints -> (B, K, D, H, W) Gaussians ``exp(-|grid - kp|^2 / (2 variance))``."""
     grid = coordinate_grid(*spatial_size, dtype=kp.dtype, device=kp.device)
     diff = grid[None, None] - kp[:, :, None, None, None, :]
     return torch.exp(-0.5 * (diff**2).sum(-1) / variance)

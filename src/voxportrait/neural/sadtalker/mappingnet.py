@@ -1,9 +1,11 @@
-"""MappingNet: a window of 27 frames of 3DMM coefficients -> face-vid2vid head pose (66-bin logits), t and exp.
+"""MappingNet: a window of 27 frames of 3DMM coefficients -> face-vid2vid head pose (66-bin logits), t and
+exp.
 
-Conv1d k7 (no padding, 27 -> 21 steps), three residual ``LeakyReLU(0.1) -> Conv1d k3 dilation 3`` layers each adding
-``out[:, :, 3:-3]`` (21 -> 15 -> 9 -> 3), average pooling, then linear heads. The heads are not swapped (unlike the
-HEEstimator). Checkpoints: ``mapping_00229-model.pth.tar['mapping']`` (crop/resize, 70 coefficients
-[exp 64 | angle 3 | trans 3]) and ``mapping_00109-model.pth.tar['mapping']`` ("full", 73: + the crop's s, tx, ty).
+Conv1d k7 (no padding, 27 -> 21 steps), three residual ``LeakyReLU(0.1) -> Conv1d k3 dilation 3`` layers each
+adding ``out[:, :, 3:-3]`` (21 -> 15 -> 9 -> 3), average pooling, then linear heads. The heads are not swapped
+(unlike the HEEstimator). Checkpoints: ``mapping_00229-model.pth.tar['mapping']`` (crop/resize, 70
+coefficients [exp 64 | angle 3 | trans 3]) and ``mapping_00109-model.pth.tar['mapping']`` ("full", 73: + the
+crop's s, tx, ty).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-WINDOW_RADIUS = 13                      # frames on each side of the driven frame
+WINDOW_RADIUS = 13  # frames on each side of the driven frame
 WINDOW = 2 * WINDOW_RADIUS + 1
 
 
@@ -33,9 +35,13 @@ class MappingNet(nn.Module):
         super().__init__()
         c = config
         self.config = c
-        self.first = nn.Sequential(nn.Conv1d(c.coeff_nc, c.descriptor_nc, kernel_size=7, padding=0, bias=True))
+        self.first = nn.Sequential(
+            nn.Conv1d(c.coeff_nc, c.descriptor_nc, kernel_size=7, padding=0, bias=True)
+        )
         for i in range(c.layer):
-            net = nn.Sequential(nn.LeakyReLU(0.1), nn.Conv1d(c.descriptor_nc, c.descriptor_nc, kernel_size=3, dilation=3))
+            net = nn.Sequential(
+                nn.LeakyReLU(0.1), nn.Conv1d(c.descriptor_nc, c.descriptor_nc, kernel_size=3, dilation=3)
+            )
             setattr(self, f"encoder{i}", net)
         self.pooling = nn.AdaptiveAvgPool1d(1)
         self.fc_roll = nn.Linear(c.descriptor_nc, c.num_bins)
@@ -62,10 +68,12 @@ class MappingNet(nn.Module):
 def coefficient_windows(coeffs: torch.Tensor) -> torch.Tensor:
     """(T, C) per-frame coefficients -> (T, C, 27) windows of frames i-13..i+13, clamped at the ends."""
     t = coeffs.shape[0]
-    idx = (torch.arange(t)[:, None] + torch.arange(-WINDOW_RADIUS, WINDOW_RADIUS + 1)[None, :]).clamp(0, t - 1)
+    idx = (torch.arange(t)[:, None] + torch.arange(-WINDOW_RADIUS, WINDOW_RADIUS + 1)[None, :]).clamp(
+        0, t - 1
+    )
     return coeffs[idx].transpose(1, 2)
 
 
 def still_window(coeffs: torch.Tensor) -> torch.Tensor:
-    """(C,) the source's coefficients -> (1, C, 27): 27 copies, how SadTalker feeds the source to MappingNet."""
+    """(C,) the source's coefficients -> (1, C, 27): 27 copies, as SadTalker feeds the source."""
     return coeffs[None, :, None].expand(1, -1, WINDOW).contiguous()

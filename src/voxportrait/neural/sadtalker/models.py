@@ -1,4 +1,4 @@
-"""All of SadTalker's networks for one configuration (face size 256 or 512, crop or full mode), built and loaded."""
+"""SadTalker's networks for one configuration (face size 256 or 512, crop or full mode), built and loaded."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from .posevae import PoseVAE
 
 log = logging.getLogger(__name__)
 
-# Networks each part needs: the driver reads audio, the renderer turns coefficients into pictures; both need the
-# source's own coefficients (face_recon) and the renderer's expression bridge needs ExpNet.
+# Networks each part needs: the driver reads audio, the renderer turns coefficients into pictures; both need
+# the source's own coefficients (face_recon) and the renderer's expression bridge needs ExpNet.
 DRIVER_NETWORKS = ("expnet", "posevae", "face_recon")
 RENDERER_NETWORKS = ("expnet", "face_recon", "kp_detector", "generator", "mapping")
 
@@ -37,7 +37,7 @@ class SadTalkerModels:
     kp_detector: KPDetector | None = None
     generator: OcclusionAwareSPADEGenerator | None = None
     mapping: MappingNet | None = None
-    he_estimator: HEEstimator | None = None     # only in the old layout; SadTalker never calls it
+    he_estimator: HEEstimator | None = None  # only in the old layout; SadTalker never calls it
 
     @property
     def coeff_nc(self) -> int:
@@ -72,14 +72,19 @@ def load_models(
     The audio networks (ExpNet, PoseVAE) stay float32 whatever ``dtype`` is; they are tiny.
     """
     files = resolve(weights_dir, size, preprocess)
-    log.info("SadTalker %d/%s from the %s layout: %s", size, preprocess, files.layout,
-             ", ".join(str(p) for p in files.files.values()))
+    log.info(
+        "SadTalker %d/%s from the %s layout: %s",
+        size,
+        preprocess,
+        files.layout,
+        ", ".join(str(p) for p in files.files.values()),
+    )
     states = state_dicts(files, networks)
     device = torch.device(device)
     models = SadTalkerModels(size=size, preprocess=preprocess, device=device, dtype=dtype)
     for name in networks:
         if name not in states:
-            continue                                   # he_estimator is absent from the safetensors layout
+            continue  # he_estimator is absent from the safetensors layout
         net = load_into(new_network(name, preprocess), states.pop(name), name)
         net_dtype = torch.float32 if name in ("expnet", "posevae") else dtype
         setattr(models, name, net.to(device=device, dtype=net_dtype))

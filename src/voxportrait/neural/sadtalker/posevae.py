@@ -2,8 +2,9 @@
 
 Inference uses the decoder only. Per 32-frame chunk: ``cat[reference pose 6, z + classbias[style] 64,
 Linear(512->6)(audio embedding) flattened 192]`` -> Linear 262->128, ReLU, Linear 128->192, Sigmoid -> (32, 6)
--> ResUnet -> Linear(6, 6) = pose motion relative to the reference pose. ``pose = reference + motion``; frame 0 is
-the reference itself. The 6 pose values are Deep3DFaceRecon's [angle x, y, z (radians) | translation x, y, z].
+-> ResUnet -> Linear(6, 6) = pose motion relative to the reference pose. ``pose = reference + motion``; frame
+0 is the reference itself. The 6 pose values are Deep3DFaceRecon's [angle x, y, z (radians) | translation x,
+y, z].
 
 Checkpoint: ``audio2pose.*`` (safetensors) or ``auido2pose_00140-model.pth['model']``. The CVAE encoder
 (``netG.encoder.*``) and the pose discriminator (``netD_motion.*``) are training-only; the loader drops them.
@@ -23,11 +24,11 @@ TRAINING_ONLY_PREFIXES = ("netG.encoder.", "netD_motion.")
 
 @dataclass(frozen=True)
 class PoseVAEConfig:
-    seq_len: int = 32            # frames per sampled chunk (MODEL.CVAE.SEQ_LEN)
-    latent_size: int = 64        # MODEL.CVAE.LATENT_SIZE
-    audio_emb_out: int = 6       # MODEL.CVAE.AUDIO_EMB_OUT_SIZE
-    hidden: int = 128            # DECODER_LAYER_SIZES[0]
-    num_classes: int = 46        # pose styles (DATASET.NUM_CLASSES)
+    seq_len: int = 32  # frames per sampled chunk (MODEL.CVAE.SEQ_LEN)
+    latent_size: int = 64  # MODEL.CVAE.LATENT_SIZE
+    audio_emb_out: int = 6  # MODEL.CVAE.AUDIO_EMB_OUT_SIZE
+    hidden: int = 128  # DECODER_LAYER_SIZES[0]
+    num_classes: int = 46  # pose styles (DATASET.NUM_CLASSES)
     pose_dim: int = 6
 
 
@@ -35,10 +36,16 @@ class ResidualConv(nn.Module):
     def __init__(self, cin: int, cout: int, stride) -> None:
         super().__init__()
         self.conv_block = nn.Sequential(
-            nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, cout, 3, stride=stride, padding=1),
-            nn.BatchNorm2d(cout), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1),
+            nn.BatchNorm2d(cin),
+            nn.ReLU(),
+            nn.Conv2d(cin, cout, 3, stride=stride, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1),
         )
-        self.conv_skip = nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout))
+        self.conv_skip = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv_block(x) + self.conv_skip(x)
@@ -90,7 +97,9 @@ class PoseDecoder(nn.Module):
         self.seq_len = c.seq_len
         self.resunet = ResUnet()
         self.MLP = nn.Sequential()
-        self.MLP.add_module("L0", nn.Linear(c.pose_dim + c.latent_size + c.seq_len * c.audio_emb_out, c.hidden))
+        self.MLP.add_module(
+            "L0", nn.Linear(c.pose_dim + c.latent_size + c.seq_len * c.audio_emb_out, c.hidden)
+        )
         self.MLP.add_module("A0", nn.ReLU())
         self.MLP.add_module("L1", nn.Linear(c.hidden, c.seq_len * c.pose_dim))
         self.MLP.add_module("sigmoid", nn.Sigmoid())
@@ -99,11 +108,11 @@ class PoseDecoder(nn.Module):
         self.classbias = nn.Parameter(torch.zeros(c.num_classes, c.latent_size))
 
     def forward(self, z: torch.Tensor, style: torch.Tensor, ref_pose: torch.Tensor, audio_emb: torch.Tensor):
-        """(B, 64) noise, (B,) style ids, (B, 6) reference pose, (B, 32, 512) audio -> (B, 32, 6) pose motion."""
+        """(B, 64) noise, (B,) styles, (B, 6) reference pose, (B, 32, 512) audio -> (B, 32, 6) pose motion."""
         bs = z.shape[0]
-        audio = self.linear_audio(audio_emb).reshape(bs, -1)                      # (B, 192)
+        audio = self.linear_audio(audio_emb).reshape(bs, -1)  # (B, 192)
         x = self.MLP(torch.cat([ref_pose, z + self.classbias[style], audio], dim=-1))
-        x = x.reshape(bs, self.seq_len, -1)                                        # (B, 32, 6)
+        x = x.reshape(bs, self.seq_len, -1)  # (B, 32, 6)
         return self.pose_linear(self.resunet(x.unsqueeze(1)).squeeze(1))
 
 
@@ -139,14 +148,15 @@ class PoseVAE(nn.Module):
     def sample(self, mels: torch.Tensor, ref_pose: torch.Tensor, style: int, noise: torch.Tensor) -> dict:
         """(T, 80, 16) mel windows, (6,) reference pose, style 0..45, (chunk_count(T), 64) noise -> dict.
 
-        ``pose`` (T, 6) = reference + motion (frame 0 is the reference); ``motion_chunks`` (K, 32, 6) the decoder
-        outputs; ``audio_emb`` (K, 32, 512). A final partial chunk reuses the last 32 frames and keeps its tail.
+        ``pose`` (T, 6) = reference + motion (frame 0 is the reference); ``motion_chunks`` (K, 32, 6) the
+        decoder outputs; ``audio_emb`` (K, 32, 512). A final partial chunk reuses the last 32 frames and keeps
+        its tail.
         """
         c = self.config
         if not 0 <= style < c.num_classes:
             raise ValueError(f"pose_style must be in 0..{c.num_classes - 1}, got {style}")
         n = mels.shape[0] - 1
-        mels = mels[1:]                                        # frame 0 is the reference pose itself
+        mels = mels[1:]  # frame 0 is the reference pose itself
         chunks = [mels[i * c.seq_len : (i + 1) * c.seq_len] for i in range(n // c.seq_len)]
         tail = n % c.seq_len
         if tail:
@@ -155,8 +165,8 @@ class PoseVAE(nn.Module):
         outs, embs = [], []
         style_t = torch.tensor([style])
         for i, chunk in enumerate(chunks):
-            emb = self.audio_encoder(chunk)                    # (<=32, 512)
-            if emb.shape[0] < c.seq_len:                       # a clip shorter than one chunk: repeat its start
+            emb = self.audio_encoder(chunk)  # (<=32, 512)
+            if emb.shape[0] < c.seq_len:  # a clip shorter than one chunk: repeat its start
                 emb = torch.cat([emb[:1].expand(c.seq_len - emb.shape[0], -1), emb], dim=0)
             out = self.netG.decoder(noise[i : i + 1], style_t, ref_pose[None], emb[None])[0]
             outs.append(out)

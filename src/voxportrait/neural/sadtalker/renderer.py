@@ -1,9 +1,9 @@
 """RENDER with SadTalker's face renderer: (Subject, "sadtalker" Motion) -> frames of the subject's crop.
 
-SadTalker renders its own square face crop (side about four eye distances, see align.py) at 256 or 512 px. Each
-rendered crop is mapped into ``subject.crop`` with the similarity between the two crops and blended over the
-subject's crop image with a feathered edge; the project's compositor pastes that into the full picture (instead of
-SadTalker's seamlessClone). Frames come out lazily, ``batch_size`` generator passes at a time.
+SadTalker renders its own square face crop (side about four eye distances, see align.py) at 256 or 512 px.
+Each rendered crop is mapped into ``subject.crop`` with the similarity between the two crops and blended over
+the subject's crop image with a feathered edge; the project's compositor pastes that into the full picture
+(instead of SadTalker's seamlessClone). Frames come out lazily, ``batch_size`` generator passes at a time.
 
 A Motion from another driver is converted first with :meth:`SadTalkerRenderer.to_sadtalker` (bridge.py).
 """
@@ -33,8 +33,8 @@ SPACE = "sadtalker"
 
 @dataclass(frozen=True)
 class SadTalkerRenderConfig:
-    batch_size: int = 1          # frames per generator pass (memory grows with it; 1 is fastest on a CPU)
-    feather: float = 0.06        # width of the blended border, as a fraction of SadTalker's crop side
+    batch_size: int = 1  # frames per generator pass (memory grows with it; 1 is fastest on a CPU)
+    feather: float = 0.06  # width of the blended border, as a fraction of SadTalker's crop side
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -45,12 +45,16 @@ class SadTalkerRenderConfig:
 
 def feather_mask(size: int, feather: float) -> np.ndarray:
     """(size, size) float32: 1 inside, falling linearly to 0 over ``feather * size`` pixels at each edge."""
-    ramp = np.clip((np.minimum(np.arange(size), np.arange(size)[::-1]) + 0.5) / max(feather * size, 1e-6), 0, 1)
+    ramp = np.clip(
+        (np.minimum(np.arange(size), np.arange(size)[::-1]) + 0.5) / max(feather * size, 1e-6), 0, 1
+    )
     return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
 
 
-def paste_into_crop(rendered: np.ndarray, source: SourceFace, subject: Subject, mask: np.ndarray) -> np.ndarray:
-    """(S, S, 3) uint8 SadTalker crop -> (C, C, 3) uint8 subject crop: warped in, blended over ``crop_image``."""
+def paste_into_crop(
+    rendered: np.ndarray, source: SourceFace, subject: Subject, mask: np.ndarray
+) -> np.ndarray:
+    """(S, S, 3) uint8 SadTalker crop -> (C, C, 3) uint8 subject crop, blended over ``crop_image``."""
     size = subject.crop.size
     to_full = np.vstack([source.crop.inverse, [0, 0, 1]])
     matrix = (np.vstack([subject.crop.matrix, [0, 0, 1]]) @ to_full)[:2]
@@ -65,7 +69,9 @@ class SadTalkerRenderer:
     name = "sadtalker"
     motion_space = SPACE
 
-    def __init__(self, models: SadTalkerModels, config: SadTalkerRenderConfig = SadTalkerRenderConfig()) -> None:
+    def __init__(
+        self, models: SadTalkerModels, config: SadTalkerRenderConfig = SadTalkerRenderConfig()
+    ) -> None:
         self.models, self.config = models, config
 
     def to_sadtalker(self, subject: Subject, motion: Motion) -> Motion:
@@ -84,7 +90,8 @@ class SadTalkerRenderer:
         """The source's (1, C, 27) window and the motion's (T, C, 27) windows (C = 70, or 73 in full mode)."""
         if not {"exp_3dmm", "pose_3dmm"} <= set(motion.extras):
             raise InvalidOption(
-                "the SadTalker renderer reads SadTalker coefficients (extras exp_3dmm and pose_3dmm); convert an "
+                "the SadTalker renderer reads SadTalker coefficients (extras exp_3dmm and pose_3dmm); "
+                "convert an "
                 "expression motion first with SadTalkerRenderer.to_sadtalker(subject, motion)"
             )
         nc = self.models.coeff_nc
@@ -95,7 +102,7 @@ class SadTalkerRenderer:
         return still_window(src), coefficient_windows(torch.from_numpy(coeffs.astype(np.float32)))
 
     def frames(self, subject: Subject, motion: Motion) -> Iterator[np.ndarray]:
-        """Yields (C, C, 3) uint8 RGB frames of ``subject.crop`` (C = subject.crop.size), one per motion frame."""
+        """Yields (C, C, 3) uint8 RGB frames of ``subject.crop`` (C = its size), one per motion frame."""
         source = source_face(self.models, subject)
         source_window, windows = self.coefficient_stream(source, motion)
         state = prepare_source(self.models, source.image_tensor(), source_window)

@@ -1,8 +1,9 @@
 """The source portrait as SadTalker sees it: its face crop and its own 3DMM coefficients.
 
 Steps (SadTalker's CropAndExtract): the FFHQ-style crop resized to the model size, five points in that crop,
-Deep3DFaceRecon's 224 alignment, the coefficient regressor. Kept per frame: expression (64), angles (3), translation
-(3) and the alignment's scale and shift (3) = 73 values, in that order ("full" mode reads all 73, crop mode 70).
+Deep3DFaceRecon's 224 alignment, the coefficient regressor. Kept per frame: expression (64), angles (3),
+translation (3) and the alignment's scale and shift (3) = 73 values, in that order ("full" mode reads all 73,
+crop mode 70).
 
 Without the Basel Face Model nothing else changes: SadTalker itself only reads these coefficients; the model's
 shape, texture and lighting coefficients would be needed to draw the 3-D face, which neither path does.
@@ -26,7 +27,7 @@ CACHE_KEY = "sadtalker"
 
 @dataclass(frozen=True)
 class SourceFace:
-    """``crop`` maps full-image pixels to the model-size crop ``image`` (S, S, 3) uint8; ``coeffs`` (73,) float32."""
+    """``crop`` maps the full image to the crop ``image`` (S, S, 3) uint8; ``coeffs`` (73,) float32."""
 
     crop: CropTransform
     image: np.ndarray
@@ -47,12 +48,16 @@ class SourceFace:
 
 
 @torch.no_grad()
-def face_coefficients(models: SadTalkerModels, crop_image: np.ndarray, five_in_crop: np.ndarray) -> np.ndarray:
+def face_coefficients(
+    models: SadTalkerModels, crop_image: np.ndarray, five_in_crop: np.ndarray
+) -> np.ndarray:
     """(S, S, 3) uint8 crop and its (5, 2) points -> (73,) [exp 64 | angle 3 | trans 3 | scale, tx, ty]."""
     aligned, trans_params = align_face(crop_image, five_in_crop)
     x = torch.from_numpy(aligned.astype(np.float32) / 255).permute(2, 0, 1)[None]
     c = split_coefficients(models.face_recon(x.to(models.device, models.dtype)).float().cpu())
-    return np.concatenate([c["exp"][0].numpy(), c["angle"][0].numpy(), c["trans"][0].numpy(), trans_params[2:]])
+    return np.concatenate(
+        [c["exp"][0].numpy(), c["angle"][0].numpy(), c["trans"][0].numpy(), trans_params[2:]]
+    )
 
 
 def analyze_source(models: SadTalkerModels, image: np.ndarray, five: np.ndarray) -> SourceFace:
@@ -71,10 +76,13 @@ def source_face(models: SadTalkerModels, subject: Subject) -> SourceFace:
     return subject.cache[key]
 
 
-def video_coefficients(models: SadTalkerModels, frames: Iterable[np.ndarray], points: Iterable[np.ndarray]) -> np.ndarray:
+def video_coefficients(
+    models: SadTalkerModels, frames: Iterable[np.ndarray], points: Iterable[np.ndarray]
+) -> np.ndarray:
     """Frames of a reference video (H, W, 3) uint8 and their (5, 2) points -> (R, 73) coefficients.
 
-    Like SadTalker, every frame is cut with the crop of the first frame, so head motion stays in the coefficients.
+    Like SadTalker, every frame is cut with the crop of the first frame, so head motion stays in the
+    coefficients.
     """
     rows, crop = [], None
     for frame, five in zip(frames, points, strict=True):

@@ -1,4 +1,5 @@
-"""The generator's SPADE decoder (``generator.decoder.*``): warped 2-D features (B, 256, H, W) -> RGB (B, 3, 4H, 4W).
+"""The generator's SPADE decoder (``generator.decoder.*``): warped 2-D features (B, 256, H, W) -> RGB (B, 3,
+4H, 4W).
 
 Same structure as LivePortrait's SPADE generator but ending in conv 3x3 + sigmoid at 4x the feature size (no
 PixelShuffle): fc, six 512-channel SPADE residual blocks, then two (nearest 2x upsampling, SPADE block) steps.
@@ -80,6 +81,6 @@ class SPADEDecoder(nn.Module):
         x = self.fc(feature)
         for i in range(self.middle_blocks):
             x = getattr(self, f"G_middle_{i}")(x, feature)
-        x = self.up_0(F.interpolate(x, scale_factor=2), feature)     # (B, 256, 2H, 2W)
-        x = self.up_1(F.interpolate(x, scale_factor=2), feature)     # (B, 64, 4H, 4W)
+        x = self.up_0(F.interpolate(x, scale_factor=2), feature)  # (B, 256, 2H, 2W)
+        x = self.up_1(F.interpolate(x, scale_factor=2), feature)  # (B, 64, 4H, 4W)
         return torch.sigmoid(self.conv_img(F.leaky_relu(x, 0.2)))
