@@ -10,6 +10,8 @@ from sadtalker_seeded import io, models, tensor
 
 torch = pytest.importorskip("torch")
 
+from voxportrait.motion.io import load_motion, save_motion  # noqa: E402
+from voxportrait.motion.spaces import SADTALKER, space_of  # noqa: E402
 from voxportrait.neural.sadtalker.driver import SadTalkerDriveConfig, SadTalkerDriver  # noqa: E402
 from voxportrait.types import EXPRESSION_RANGES, EXPRESSIONS  # noqa: E402
 
@@ -96,8 +98,11 @@ def speech():
     return ref["waveform_16k"][:24_000]  # 1.5 s
 
 
-def test_drive_returns_a_sadtalker_motion(nets, speech):
+def test_drive_returns_a_sadtalker_motion(nets, speech, tmp_path):
     motion = _driver(nets).drive(speech, 16_000, Fraction(25))
+    assert space_of(motion) == SADTALKER
+    again = load_motion(save_motion(motion, tmp_path / "m.npz"))
+    np.testing.assert_array_equal(again.extras["pose_3dmm"], motion.extras["pose_3dmm"])
     assert len(motion) == 38 and motion.fps == 25  # ceil(1.5 s x 25)
     assert motion.extras["exp_3dmm"].shape == (38, 64) and motion.extras["pose_3dmm"].shape == (38, 6)
     assert motion.expression_names == EXPRESSIONS

@@ -49,6 +49,8 @@ def test_windows_are_sadtalkers_semantic_windows():
     )
     target = io("facerender")["target_semantics"].reshape(-1, 70, 27)[:75]
     np.testing.assert_array_equal(coefficient_windows(coeffs).numpy(), target)
+    for start, stop in [(0, 5), (10, 40), (70, 80)]:                  # batches are slices of the whole
+        np.testing.assert_array_equal(coefficient_windows(coeffs, start, stop).numpy(), target[start:stop])
 
 
 def test_mappingnet_source_and_all_driving_windows(nets):

@@ -17,8 +17,9 @@ torch = pytest.importorskip("torch")
 
 from voxportrait.errors import InvalidOption  # noqa: E402
 from voxportrait.neural.sadtalker import build_driver, build_renderer, drive_config_from_options  # noqa: E402
+from voxportrait.neural.sadtalker.align import five_points_from_mesh  # noqa: E402
 from voxportrait.neural.sadtalker.bridge import DIRECTION_NAMES, expression_basis, synthetic_vowel  # noqa: E402
-from voxportrait.neural.sadtalker.source import source_face  # noqa: E402
+from voxportrait.neural.sadtalker.source import source_face, video_coefficients  # noqa: E402
 from voxportrait.options import DriveOptions  # noqa: E402
 from voxportrait.types import Motion  # noqa: E402
 
@@ -43,6 +44,17 @@ def test_source_face_crop_and_coefficients(renderer, subject):
     # The last three are the alignment's scale and shift: positive scale, a shift inside the 256 crop.
     assert src.coeffs[70] > 0 and 0 < src.coeffs[71] < 256 and 0 < src.coeffs[72] < 256
     assert source_face(renderer.models, subject) is src  # computed once per subject
+
+
+def test_reference_video_coefficients_use_the_first_frames_crop(renderer, subject):
+    five = five_points_from_mesh(subject.landmarks)
+    shifted = np.roll(subject.image, 6, axis=1)                      # the head moved 6 px to the right
+    coeffs = video_coefficients(renderer.models, [subject.image, shifted], [five, five + [6, 0]])
+    assert coeffs.shape == (2, 73)
+    np.testing.assert_allclose(coeffs[0], source_face(renderer.models, subject).coeffs, atol=1e-5)
+    # Same crop for both frames, so the move shows in the alignment's shift (tx, in crop pixels).
+    scale = source_face(renderer.models, subject).crop.scale
+    assert coeffs[1, 71] - coeffs[0, 71] == pytest.approx(6 * scale, abs=1e-3)
 
 
 def test_expnet_is_linear_in_the_blink_ratio():

@@ -8,7 +8,7 @@ same tensor.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -46,11 +46,11 @@ def prepare_source(models: SadTalkerModels, image: torch.Tensor, source_window: 
 
 @torch.no_grad()
 def animate(
-    models: SadTalkerModels, source: SourceState, windows: torch.Tensor, batch_size: int = 1
+    models: SadTalkerModels, source: SourceState, batches: Iterable[torch.Tensor]
 ) -> Iterator[torch.Tensor]:
-    """(T, C, 27) windows -> yields (B, 3, S, S) predictions in [0, 1], ``batch_size`` frames at a time."""
-    for i in range(0, windows.shape[0], batch_size):
-        kp = driving_keypoints(models, source.kp_canonical, windows[i : i + batch_size])
+    """Batches of (B, C, 27) coefficient windows -> yields (B, 3, S, S) predictions in [0, 1]."""
+    for windows in batches:
+        kp = driving_keypoints(models, source.kp_canonical, windows)
         n = kp.shape[0]
         volume, kp_source = source.feature_3d.expand(n, -1, -1, -1, -1), source.kp_source.expand(n, -1, -1)
         yield models.generator.render(volume, kp, kp_source)["prediction"]
@@ -65,7 +65,7 @@ def make_animation(
 ) -> torch.Tensor:
     """SadTalker's make_animation: (1, 3, S, S), (1, C, 27), (T, C, 27) -> (T, 3, S, S) in [0, 1]."""
     source = prepare_source(models, image, source_window)
-    return torch.cat(list(animate(models, source, windows, batch_size)), dim=0)
+    return torch.cat(list(animate(models, source, windows.split(batch_size))), dim=0)
 
 
 def to_uint8(prediction: torch.Tensor) -> torch.Tensor:

@@ -65,12 +65,12 @@ class MappingNet(nn.Module):
         }
 
 
-def coefficient_windows(coeffs: torch.Tensor) -> torch.Tensor:
-    """(T, C) per-frame coefficients -> (T, C, 27) windows of frames i-13..i+13, clamped at the ends."""
+def coefficient_windows(coeffs: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """(T, C) per-frame coefficients -> (n, C, 27) windows of frames i-13..i+13 (clamped to the clip) for the
+    frames i in [start, stop); all frames by default."""
     t = coeffs.shape[0]
-    idx = (torch.arange(t)[:, None] + torch.arange(-WINDOW_RADIUS, WINDOW_RADIUS + 1)[None, :]).clamp(
-        0, t - 1
-    )
+    frames = torch.arange(start, t if stop is None else min(stop, t))
+    idx = (frames[:, None] + torch.arange(-WINDOW_RADIUS, WINDOW_RADIUS + 1)[None, :]).clamp(0, t - 1)
     return coeffs[idx].transpose(1, 2)
 
 

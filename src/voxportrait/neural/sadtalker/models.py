@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # the source's own coefficients (face_recon) and the renderer's expression bridge needs ExpNet.
 DRIVER_NETWORKS = ("expnet", "posevae", "face_recon")
 RENDERER_NETWORKS = ("expnet", "face_recon", "kp_detector", "generator", "mapping")
+AUDIO_NETWORKS = ("expnet", "posevae")
 
 
 @dataclass
@@ -69,7 +70,8 @@ def load_models(
 ) -> SadTalkerModels:
     """Find the checkpoints (either layout), build the wanted networks and load them strictly, in eval mode.
 
-    The audio networks (ExpNet, PoseVAE) stay float32 whatever ``dtype`` is; they are tiny.
+    The audio networks (ExpNet, PoseVAE) stay float32 on the CPU whatever ``device`` and ``dtype`` are: they
+    are tiny and their inputs are numpy arrays.
     """
     files = resolve(weights_dir, size, preprocess)
     log.info(
@@ -86,6 +88,8 @@ def load_models(
         if name not in states:
             continue  # he_estimator is absent from the safetensors layout
         net = load_into(new_network(name, preprocess), states.pop(name), name)
-        net_dtype = torch.float32 if name in ("expnet", "posevae") else dtype
-        setattr(models, name, net.to(device=device, dtype=net_dtype))
+        if name in AUDIO_NETWORKS:
+            setattr(models, name, net.to(device="cpu", dtype=torch.float32))
+        else:
+            setattr(models, name, net.to(device=device, dtype=dtype))
     return models

@@ -86,28 +86,28 @@ class SadTalkerRenderer:
         pose = motion_to_pose(motion.rotation_deg, motion.translation, source.pose, relative=motion.relative)
         return replace(motion, extras={**motion.extras, "exp_3dmm": exp, "pose_3dmm": pose})
 
-    def coefficient_stream(self, source: SourceFace, motion: Motion) -> tuple[torch.Tensor, torch.Tensor]:
-        """The source's (1, C, 27) window and the motion's (T, C, 27) windows (C = 70, or 73 in full mode)."""
+    def coefficients(self, source: SourceFace, motion: Motion) -> torch.Tensor:
+        """The motion's (T, C) per-frame coefficients, C = 70 (or 73 in full mode: + the source crop's)."""
         if not {"exp_3dmm", "pose_3dmm"} <= set(motion.extras):
             raise InvalidOption(
                 "the SadTalker renderer reads SadTalker coefficients (extras exp_3dmm and pose_3dmm); "
-                "convert an "
-                "expression motion first with SadTalkerRenderer.to_sadtalker(subject, motion)"
+                "convert an expression motion first with SadTalkerRenderer.to_sadtalker(subject, motion)"
             )
-        nc = self.models.coeff_nc
         coeffs = np.concatenate([motion.extras["exp_3dmm"], motion.extras["pose_3dmm"]], axis=1)
-        if nc == 73:
+        if self.models.coeff_nc == 73:
             coeffs = np.concatenate([coeffs, np.repeat(source.coeffs[None, 70:73], len(coeffs), 0)], axis=1)
-        src = torch.from_numpy(source.coeffs[:nc].copy())
-        return still_window(src), coefficient_windows(torch.from_numpy(coeffs.astype(np.float32)))
+        return torch.from_numpy(coeffs.astype(np.float32))
 
     def frames(self, subject: Subject, motion: Motion) -> Iterator[np.ndarray]:
         """Yields (C, C, 3) uint8 RGB frames of ``subject.crop`` (C = its size), one per motion frame."""
         source = source_face(self.models, subject)
-        source_window, windows = self.coefficient_stream(source, motion)
+        coeffs = self.coefficients(source, motion)
+        source_window = still_window(torch.from_numpy(source.coeffs[: self.models.coeff_nc].copy()))
         state = prepare_source(self.models, source.image_tensor(), source_window)
         mask = feather_mask(self.models.size, self.config.feather)
+        b = self.config.batch_size
+        batches = (coefficient_windows(coeffs, i, i + b) for i in range(0, len(coeffs), b))
         log.info("sadtalker render: %d frames at %d px", len(motion), self.models.size)
-        for batch in animate(self.models, state, windows, self.config.batch_size):
+        for batch in animate(self.models, state, batches):
             for img in to_uint8(batch).cpu().numpy():
                 yield paste_into_crop(img, source, subject, mask)
