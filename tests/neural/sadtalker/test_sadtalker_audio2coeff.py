@@ -133,6 +133,13 @@ def test_still_mode_holds_the_source_pose(nets, speech):
     assert not m.expr("blink_left").any()
 
 
+def test_head_motion_scale_scales_the_pose_around_the_source(nets, speech):
+    source = io("audio")["source_coeff_3dmm"][0, 64:70]
+    full = _driver(nets, seed=3).coefficients(speech, 38)["pose"]
+    half = _driver(nets, seed=3, head_motion_scale=0.5).coefficients(speech, 38)["pose"]
+    np.testing.assert_allclose(half - source, 0.5 * (full - source), atol=1e-5)
+
+
 def test_expression_scale_multiplies_the_coefficients(nets, speech):
     one = _driver(nets).drive(speech, 16_000, Fraction(25))
     half = _driver(nets, expression_scale=0.5).drive(speech, 16_000, Fraction(25))

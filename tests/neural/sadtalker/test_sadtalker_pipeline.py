@@ -105,7 +105,7 @@ def test_options_map_onto_sadtalker_settings():
     c = drive_config_from_options(
         DriveOptions(pose_style="45", head_motion_scale=0.0, blink_rate=0.0, seed=7)
     )
-    assert (c.pose_style, c.still, c.blinks, c.seed) == (45, True, False, 7)
+    assert (c.pose_style, c.still, c.blinks, c.seed, c.head_motion_scale) == (45, True, False, 7, 0.0)
     assert drive_config_from_options(DriveOptions()).pose_style == 0
     with pytest.raises(InvalidOption, match="pose_style"):
         replace(c, pose_style=46)

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 def drive_config_from_options(options: DriveOptions) -> SadTalkerDriveConfig:
     """The project's DriveOptions in SadTalker's terms: a numeric ``pose_style`` (0..45) picks the CVAE style
-    (anything else: style 0), ``head_motion_scale`` 0 means still, ``blink_rate`` 0 turns blinks off."""
+    (anything else: style 0), ``head_motion_scale`` scales the head motion (0: still), ``blink_rate`` 0 turns
+    blinks off."""
     from .driver import SadTalkerDriveConfig
 
     style = int(options.pose_style) if str(options.pose_style).isdigit() else 0
@@ -32,6 +33,7 @@ def drive_config_from_options(options: DriveOptions) -> SadTalkerDriveConfig:
         pose_style=style,
         expression_scale=options.expression_scale,
         still=options.head_motion_scale == 0,
+        head_motion_scale=options.head_motion_scale,
         blinks=options.blink_rate > 0,
         seed=options.seed,
     )

@@ -45,6 +45,7 @@ class SadTalkerDriveConfig:
         1.0  # multiplies the 64 expression coefficients (SadTalker's --expression_scale)
     )
     still: bool = False  # hold the source's pose (SadTalker's --still)
+    head_motion_scale: float = 1.0  # scales the generated head motion around the source's pose
     blinks: bool = True  # generated blinks; off: eyes follow the reference expression only
     seed: int = 0
     pad_mode: audio.PadMode = "constant"  # "reflect": librosa < 0.9 framing
@@ -52,6 +53,8 @@ class SadTalkerDriveConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.pose_style <= 45:
             raise InvalidOption(f"pose_style must be between 0 and 45, got {self.pose_style}")
+        if not 0.0 <= self.head_motion_scale <= 3.0:
+            raise InvalidOption(f"head_motion_scale must be between 0 and 3, got {self.head_motion_scale}")
         if not 0.0 <= self.expression_scale <= 3.0:
             raise InvalidOption(f"expression_scale must be between 0 and 3, got {self.expression_scale}")
         if self.pad_mode not in ("constant", "reflect"):
@@ -126,7 +129,8 @@ class SadTalkerDriver:
             raw = self.posevae.sample(mels, torch.from_numpy(self.source[64:70]), c.pose_style, noise)[
                 "pose"
             ].numpy()
-            pose = smooth_pose(raw)
+            src = self.source[None, 64:70]
+            pose = src + c.head_motion_scale * (smooth_pose(raw) - src)
             if self.reference_pose is not None:
                 ref = tile_reference(np.asarray(self.reference_pose, np.float32), num_frames)
                 pose = pose + (ref - ref[:1])

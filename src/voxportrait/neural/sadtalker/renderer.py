@@ -58,8 +58,9 @@ def paste_into_crop(
     size = subject.crop.size
     to_full = np.vstack([source.crop.inverse, [0, 0, 1]])
     matrix = (np.vstack([subject.crop.matrix, [0, 0, 1]]) @ to_full)[:2]
-    flags = cv2.INTER_AREA if abs(np.linalg.det(matrix[:, :2])) < 1 else cv2.INTER_LINEAR
-    face = cv2.warpAffine(rendered, matrix, (size, size), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    face = cv2.warpAffine(
+        rendered, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     alpha = cv2.warpAffine(mask, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
     base = subject.crop_image.astype(np.float32)
     return np.clip(base + alpha * (face.astype(np.float32) - base) + 0.5, 0, 255).astype(np.uint8)
