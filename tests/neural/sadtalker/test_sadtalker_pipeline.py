@@ -11,7 +11,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from sadtalker_seeded import io, models, new_layout_dir
-from sadtalker_subject import portrait_subject
+from sadtalker_subject import portrait_subject, reference_video
 
 torch = pytest.importorskip("torch")
 
@@ -19,7 +19,11 @@ from voxportrait.errors import InvalidOption  # noqa: E402
 from voxportrait.neural.sadtalker import build_driver, build_renderer, drive_config_from_options  # noqa: E402
 from voxportrait.neural.sadtalker.align import five_points_from_mesh  # noqa: E402
 from voxportrait.neural.sadtalker.bridge import DIRECTION_NAMES, expression_basis, synthetic_vowel  # noqa: E402
-from voxportrait.neural.sadtalker.source import source_face, video_coefficients  # noqa: E402
+from voxportrait.neural.sadtalker.source import (  # noqa: E402
+    reference_video_coefficients,
+    source_face,
+    video_coefficients,
+)
 from voxportrait.options import DriveOptions  # noqa: E402
 from voxportrait.types import Motion  # noqa: E402
 
@@ -49,12 +53,18 @@ def test_source_face_crop_and_coefficients(renderer, subject):
 def test_reference_video_coefficients_use_the_first_frames_crop(renderer, subject):
     five = five_points_from_mesh(subject.landmarks)
     shifted = np.roll(subject.image, 6, axis=1)                      # the head moved 6 px to the right
-    coeffs = video_coefficients(renderer.models, [subject.image, shifted], [five, five + [6, 0]])
+    coeffs = video_coefficients(renderer.models, [(subject.image, five), (shifted, five + [6, 0])])
     assert coeffs.shape == (2, 73)
     np.testing.assert_allclose(coeffs[0], source_face(renderer.models, subject).coeffs, atol=1e-5)
     # Same crop for both frames, so the move shows in the alignment's shift (tx, in crop pixels).
     scale = source_face(renderer.models, subject).crop.scale
     assert coeffs[1, 71] - coeffs[0, 71] == pytest.approx(6 * scale, abs=1e-3)
+
+
+def test_reference_video_is_sampled_at_25_fps(renderer):
+    coeffs = reference_video_coefficients(renderer.models, reference_video(), max_seconds=0.2)
+    assert coeffs.shape == (5, 73) and np.isfinite(coeffs).all()
+    assert not np.allclose(coeffs[0], coeffs[4])                      # the speaker moves
 
 
 def test_expnet_is_linear_in_the_blink_ratio():

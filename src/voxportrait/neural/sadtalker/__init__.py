@@ -14,8 +14,6 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ...options import DriveOptions
     from ...types import Subject
     from .driver import SadTalkerDriveConfig, SadTalkerDriver
@@ -44,26 +42,30 @@ def build_driver(
     subject: Subject | None = None,
     config: SadTalkerDriveConfig | None = None,
     size: int = 256,
-    reference_exp: np.ndarray | None = None,
-    reference_pose: np.ndarray | None = None,
+    ref_eyeblink: str | os.PathLike | None = None,
+    ref_pose: str | os.PathLike | None = None,
 ) -> SadTalkerDriver:
     """A SadTalker driver; with ``subject`` it is conditioned on that face's own coefficients (as SadTalker
-    is),
-    without one on a neutral frontal face. The audio networks run on the CPU (they are small)."""
+    is), without one on a neutral frontal face. ``ref_eyeblink`` / ``ref_pose``: videos whose eye motion /
+    head motion the result follows (SadTalker's flags of the same names). The audio networks run on the CPU."""
     from .driver import SadTalkerDriveConfig, SadTalkerDriver
     from .models import DRIVER_NETWORKS, load_models
-    from .source import source_face
+    from .source import reference_video_coefficients, source_face
 
-    networks = DRIVER_NETWORKS if subject is not None else ("expnet", "posevae")
-    models = load_models(weights_dir, size=size, networks=networks)
+    need_recon = subject is not None or ref_eyeblink is not None or ref_pose is not None
+    models = load_models(
+        weights_dir, size=size, networks=DRIVER_NETWORKS if need_recon else ("expnet", "posevae")
+    )
     coeffs = source_face(models, subject).coeffs if subject is not None else None
+    blinks = reference_video_coefficients(models, ref_eyeblink)[:, :64] if ref_eyeblink is not None else None
+    pose = reference_video_coefficients(models, ref_pose)[:, 64:70] if ref_pose is not None else None
     return SadTalkerDriver(
         models.expnet,
         models.posevae,
         config or SadTalkerDriveConfig(),
         coeffs,
-        reference_exp=reference_exp,
-        reference_pose=reference_pose,
+        reference_exp=blinks,
+        reference_pose=pose,
     )
 
 

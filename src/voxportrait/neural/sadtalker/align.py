@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ...face import measure, topology
 from ...types import CropTransform, FaceLandmarks
 
 ALIGNED_SIZE = 224
@@ -34,27 +35,16 @@ STANDARD_LANDMARKS_5 = np.array(
         [0.2484662, -0.38128236, 0.22235769],
     ]
 )
-# MediaPipe face-mesh indices: eye corners (outer, inner) of the eye on the image's left, then the other eye;
-# nose tip; mouth corners on the image's left and right.
-MESH_EYE_IMAGE_LEFT = (33, 133)
-MESH_EYE_IMAGE_RIGHT = (263, 362)
-MESH_NOSE_TIP = 1
-MESH_MOUTH_IMAGE_LEFT = 61
-MESH_MOUTH_IMAGE_RIGHT = 291
 
 
 def five_points_from_mesh(landmarks: FaceLandmarks) -> np.ndarray:
-    """(5, 2) eye centres (corner midpoints, as iBUG 68's points 37/40 and 43/46), nose tip, mouth corners."""
-    m = landmarks.mesh[:, :2].astype(np.float64)
-    return np.stack(
-        [
-            m[list(MESH_EYE_IMAGE_LEFT)].mean(0),
-            m[list(MESH_EYE_IMAGE_RIGHT)].mean(0),
-            m[MESH_NOSE_TIP],
-            m[MESH_MOUTH_IMAGE_LEFT],
-            m[MESH_MOUTH_IMAGE_RIGHT],
-        ]
-    )
+    """(5, 2) from the 468-point mesh: eye centres (corner midpoints, as iBUG 68's points 37/40 and 43/46 that
+    Deep3DFaceRecon averages), nose tip, outer mouth corners; the subject's right before left (image left first).
+    """
+    right_eye, left_eye = measure.eye_centres(landmarks.mesh)
+    mesh = landmarks.mesh[:, :2].astype(np.float64)
+    right_mouth, left_mouth = topology.MOUTH_CORNERS
+    return np.stack([right_eye, left_eye, mesh[topology.NOSE_TIP], mesh[right_mouth], mesh[left_mouth]])
 
 
 def sadtalker_crop(five: np.ndarray, size: int) -> CropTransform:

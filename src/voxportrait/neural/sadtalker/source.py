@@ -11,13 +11,18 @@ shape, texture and lighting coefficients would be needed to draw the 3-D face, w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ...errors import NoFaceFound
+from ...face import FaceTracker
+from ...media import read_frames
 from ...types import CropTransform, Subject
+from . import audio
 from .align import align_face, five_points_from_mesh, sadtalker_crop, warp_crop
 from .face_recon import split_coefficients
 from .models import SadTalkerModels
@@ -77,15 +82,44 @@ def source_face(models: SadTalkerModels, subject: Subject) -> SourceFace:
 
 
 def video_coefficients(
-    models: SadTalkerModels, frames: Iterable[np.ndarray], points: Iterable[np.ndarray]
+    models: SadTalkerModels, frames: Iterable[tuple[np.ndarray, np.ndarray]]
 ) -> np.ndarray:
-    """Frames of a reference video (H, W, 3) uint8 and their (5, 2) points -> (R, 73) coefficients.
+    """Reference-video frames as ((H, W, 3) uint8, its (5, 2) points) pairs -> (R, 73) coefficients.
 
-    Like SadTalker, every frame is cut with the crop of the first frame, so head motion stays in the
-    coefficients.
+    Like SadTalker, every frame is cut with the crop of the first frame, so head motion stays in the coefficients.
     """
     rows, crop = [], None
-    for frame, five in zip(frames, points, strict=True):
+    for frame, five in frames:
         crop = crop or sadtalker_crop(five, models.size)
         rows.append(face_coefficients(models, warp_crop(frame, crop), crop.to_crop(five)))
-    return np.asarray(rows, np.float32)
+    return np.asarray(rows, np.float32).reshape(-1, 73)
+
+
+def reference_video_coefficients(
+    models: SadTalkerModels, path: str | os.PathLike, max_seconds: float | None = None
+) -> np.ndarray:
+    """A reference video file -> (R, 73) coefficients at 25 fps (the frame nearest each 40 ms step), for
+    SadTalker's ``--ref_eyeblink`` (``[:, :64]``) and ``--ref_pose`` (``[:, 64:70]``); only its first
+    ``max_seconds`` if given. Frames without a face are skipped; NoFaceFound if no frame has one."""
+    tracker = FaceTracker(refine_eyes=False)
+
+    def faces() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        step, k = 1.0 / audio.FPS, 0
+        for frame in read_frames(path, what="reference video"):
+            if max_seconds is not None and frame.time_s >= max_seconds:
+                break
+            repeats = 0
+            while k * step <= frame.time_s + step / 2:  # the 25 fps instants nearest to this frame
+                repeats, k = repeats + 1, k + 1
+            found = tracker(frame.image) if repeats else None
+            if found is not None:
+                five = five_points_from_mesh(found.landmarks)
+                for _ in range(repeats):
+                    yield frame.image, five
+
+    coeffs = video_coefficients(models, faces())
+    if len(coeffs) == 0:
+        raise NoFaceFound(
+            f"no face found in any frame of the reference video {path}: use a video of one face"
+        )
+    return coeffs
