@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from voxportrait.face import measure, track_video
+from voxportrait.face.pose import rotation_matrix
 from voxportrait.media import load_audio
 
 log = logging.getLogger(__name__)
@@ -45,16 +47,6 @@ class ClipInfo:
     speaker: str
     split: str
     frames: int
-
-
-def _face():
-    try:
-        from voxportrait.face.pose import rotation_matrix
-
-        from voxportrait.face import measure, track_video
-    except ImportError as e:  # the ANALYZE stage lands separately
-        raise SystemExit(f"training data preparation needs voxportrait.face (the ANALYZE stage): {e}") from e
-    return track_video, measure, rotation_matrix
 
 
 def resample_track(
@@ -82,7 +74,6 @@ def aniportrait_pose(rot: np.ndarray, scale: np.ndarray, trans: np.ndarray) -> n
 
 def extract_clip(path: Path, fps: float) -> dict[str, np.ndarray] | None:
     """Track one video and resample its face to ``fps``; None if the face is missing too often."""
-    track_video, measure, rotation_matrix = _face()
     audio, _ = load_audio(path, SAMPLE_RATE_HZ)
     tracked = list(track_video(path))
     valid = np.array([t.landmarks is not None for t in tracked])

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voxportrait.eval.metrics import pearson
+from voxportrait.face import measure
 from voxportrait.neural.audio2motion.conversions import MEDIAPIPE_TO_CANONICAL
 from voxportrait.neural.audio2motion.drivers import build_aniportrait_driver
 
@@ -24,17 +26,10 @@ from .data import load_clips
 DEBUG_MODEL = {"latent_dim": 64, "n_layers": 2, "ffn_dim": 128, "max_seq_len": 200}
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
-
-
 def overfit(data_dir: Path, clip: str, out: Path, steps: int = 200, seed: int = 0) -> dict[str, float]:
     """Train on ``clip`` alone (windows of its whole length), then measure the driven mouth against the real
     one.
-    Returns the training losses and ``mouth_r``."""
-    from voxportrait.face import measure
-
+    Returns the training losses and ``mouth_r`` (the DRIVE stage's evaluation metric)."""
     data = [d for d in load_clips(data_dir) if d[0].name == clip]
     if not data:
         raise SystemExit(f"no clip {clip!r} in {data_dir}")

@@ -1,7 +1,7 @@
 """Training really learns: the debug configs' losses fall at least 5x, resuming continues the run, and a model
 overfitted on one clip reproduces that clip's real mouth opening from its audio through the inference path.
 
-Needs the ANALYZE stage (voxportrait.face) for the per-frame face tracks.
+The data come from real clips of ../shared/assets, tracked by the ANALYZE stage.
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ CLIPS = (
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, assets_dir):
-    face = pytest.importorskip("voxportrait.face", reason="the ANALYZE stage (branch face) is not merged yet")
-    if not hasattr(face, "track_video"):
-        pytest.skip("the ANALYZE stage (voxportrait.face.track_video, branch face) is not merged yet")
     from training.data import prepare
 
     out = tmp_path_factory.mktemp("data")
