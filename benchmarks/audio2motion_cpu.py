@@ -40,14 +40,17 @@ def _template() -> dict[str, np.ndarray]:
     return t
 
 
-def _time(fn, runs: int) -> list[float]:
+def _time(fn, runs: int) -> tuple[list[float], list[float]]:
+    """(wall seconds, process CPU seconds) of each run after a warm-up. With one thread the CPU time is what the
+    run takes on an idle core, whatever else the machine is doing."""
     fn()  # warm-up
-    out = []
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - start)
-    return out
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    return wall, cpu
 
 
 def main() -> None:
@@ -68,7 +71,7 @@ def main() -> None:
     rows = []
     for name, driver in drivers.items():
         fps = Fraction(25)
-        times = _time(lambda d=driver, f=fps: d.drive(samples, rate, f), args.runs)
+        times, cpu = _time(lambda d=driver, f=fps: d.drive(samples, rate, f), args.runs)
         median = statistics.median(times)
         rows.append(
             {
@@ -77,9 +80,11 @@ def main() -> None:
                 "runs_s": times,
                 "median_s": median,
                 "motion_s_per_compute_s": duration / median,
+                "cpu_runs_s": cpu,
+                "median_cpu_s": statistics.median(cpu),
             }
         )
-        print(f"{name}: {duration:.1f} s of motion in {median:.2f} s (median of {args.runs})")
+        print(f"{name}: {duration:.1f} s of motion in {median:.2f} s wall, {statistics.median(cpu):.2f} s CPU")
     result = {
         "threads": args.threads,
         "load_avg_before": load_before,
@@ -90,14 +95,15 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "audio2motion_cpu.json").write_text(json.dumps(result, indent=1))
     lines = [
-        "| driver | audio (s) | median compute (s) | motion s / compute s | runs (s) |",
-        "|---|---:|---:|---:|---|",
+        "| driver | audio (s) | median wall (s) | motion s / wall s | median CPU (s) | motion s / CPU s | runs (s) |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         runs = ", ".join(f"{t:.2f}" for t in r["runs_s"])
         lines.append(
             f"| {r['driver']} | {r['audio_s']:.1f} | {r['median_s']:.2f} | "
-            f"{r['motion_s_per_compute_s']:.2f} | {runs} |"
+            f"{r['motion_s_per_compute_s']:.2f} | {r['median_cpu_s']:.2f} | {r['audio_s'] / r['median_cpu_s']:.2f} | "
+            f"{runs} |"
         )
     lines.append(
         f"\n{args.threads} torch threads; load average before {load_before[0]:.2f}, after "

@@ -47,3 +47,13 @@ def seeded_checkpoint(fixtures: Path, m: dict) -> dict:
             continue
         out[key] = recipe.seeded_tensor(key, torch.empty(shape, dtype=getattr(torch, dtype)))
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One torch thread in the modules that import this: on a shared 2-core machine two threads per process
+    oversubscribe the cores and slow the denoiser loops by an order of magnitude."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+from a2m_seeded import one_torch_thread  # noqa: E402, F401
 
 from voxportrait.errors import MissingWeights  # noqa: E402
 from voxportrait.neural.audio2motion import encoders  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from a2m_seeded import io, manifest, seeded_checkpoint
+from a2m_seeded import io, manifest, one_torch_thread, seeded_checkpoint  # noqa: F401
 
 torch = pytest.importorskip("torch")
 
