@@ -1,0 +1,164 @@
+"""The five LivePortrait networks together: building, strict loading from the published files, and the calls the
+renderer and the motion extractor make (F once per portrait, M per driving frame, S, W and G per frame).
+
+Keypoint math stays in numpy (camera.py); only images and feature volumes live on the device. On CUDA the four
+convolutional networks run under float16 autocast with float32 weights, as LivePortrait's own inference does;
+S always runs in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..weights import WEIGHTS, default_dtype, load_checkpoint, locate, resolve_device
+from .appearance_feature_extractor import AppearanceFeatureExtractor
+from .camera import KeypointInfo, headpose_bins_to_degrees
+from .motion_extractor import MotionExtractor
+from .spade_generator import SPADEGenerator
+from .stitching_retargeting import (
+    StitchingRetargetingNetwork,
+    checkpoint_from_state_dict,
+    state_dict_from_checkpoint,
+)
+from .warping import WarpingNetwork
+
+log = logging.getLogger(__name__)
+
+# Network name (= the file's stem in liveportrait/base_models or retargeting_models) -> class.
+NETWORKS: dict[str, type[nn.Module]] = {
+    "appearance_feature_extractor": AppearanceFeatureExtractor,
+    "motion_extractor": MotionExtractor,
+    "warping_module": WarpingNetwork,
+    "spade_generator": SPADEGenerator,
+    "stitching_retargeting_module": StitchingRetargetingNetwork,
+}
+NESTED = "stitching_retargeting_module"  # the one checkpoint stored as a dict of three state dicts
+
+
+class Rendered(NamedTuple):
+    image: Tensor          # (N, 3, 512, 512) RGB in [0, 1], float32
+    occlusion_map: Tensor  # (N, 1, 64, 64)
+    deformation: Tensor    # (N, 16, 64, 64, 3)
+
+
+@dataclass(eq=False)
+class LivePortraitNetworks:
+    appearance_feature_extractor: AppearanceFeatureExtractor
+    motion_extractor: MotionExtractor
+    warping_module: WarpingNetwork
+    spade_generator: SPADEGenerator
+    stitching_retargeting_module: StitchingRetargetingNetwork
+    device: torch.device
+    half: bool = False  # float16 autocast for F, M, W, G
+
+    @classmethod
+    def build(cls, device: str | torch.device = "cpu", half: bool | None = None) -> LivePortraitNetworks:
+        """The five networks with the published configs, untrained, in eval mode on ``device``."""
+        device = torch.device(device)
+        if half is None:
+            half = default_dtype(device) == torch.float16
+        nets = {name: net().to(device).eval() for name, net in NETWORKS.items()}
+        return cls(**nets, device=device, half=half)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, name) for name in NETWORKS}
+
+    def load_checkpoints(self, checkpoints: dict[str, dict]) -> None:
+        """Load each network's published checkpoint object strictly (S in its nested layout)."""
+        for name, module in self.modules().items():
+            state = checkpoints[name]
+            if name == NESTED:
+                state = state_dict_from_checkpoint(state)
+            module.load_state_dict(state, strict=True)
+            module.eval()
+
+    def checkpoints(self) -> dict[str, dict]:
+        """Each network's state in the published layout (what ``torch.save`` wrote in the original release)."""
+        out = {name: {k: v.detach().cpu() for k, v in m.state_dict().items()} for name, m in self.modules().items()}
+        out[NESTED] = checkpoint_from_state_dict(out[NESTED])
+        return out
+
+    def _autocast(self):
+        if not self.half:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.float16)
+
+    @torch.no_grad()
+    def appearance(self, image: Tensor) -> Tensor:
+        """F: (N, 3, 256, 256) RGB in [0, 1] -> (N, 32, 16, 64, 64) float32 feature volume."""
+        with self._autocast():
+            return self.appearance_feature_extractor(image.to(self.device)).float()
+
+    @torch.no_grad()
+    def keypoint_info(self, image: Tensor) -> KeypointInfo:
+        """M: (N, 3, 256, 256) RGB in [0, 1] -> keypoints and pose of each face (angles in degrees)."""
+        with self._autocast():
+            heads = self.motion_extractor(image.to(self.device))
+        h = {k: v.float().cpu().numpy() for k, v in heads._asdict().items()}
+        n = len(h["kp"])
+        return KeypointInfo(
+            pitch=headpose_bins_to_degrees(h["pitch"]), yaw=headpose_bins_to_degrees(h["yaw"]),
+            roll=headpose_bins_to_degrees(h["roll"]), t=h["t"], exp=h["exp"].reshape(n, -1, 3),
+            scale=h["scale"].reshape(n), kp=h["kp"].reshape(n, -1, 3),
+        )
+
+    def _s(self, x: np.ndarray) -> Tensor:
+        return torch.tensor(np.asarray(x, np.float32), device=self.device)
+
+    @torch.no_grad()
+    def stitched(self, kp_source: np.ndarray, kp_driving: np.ndarray) -> np.ndarray:
+        """S: driving keypoints (N, 21, 3) adjusted to fit the source's still surroundings."""
+        n = len(kp_driving)
+        src = self._s(np.broadcast_to(kp_source, (n, *kp_source.shape[-2:])))
+        return self.stitching_retargeting_module.stitched(src, self._s(kp_driving)).cpu().numpy()
+
+    @torch.no_grad()
+    def retarget_lip(self, kp_source: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+        """S: keypoint offsets (N, 21, 3) taking the lips from c_s to c_d; ratios (N, 2) = (c_s, c_d)."""
+        src = self._s(np.broadcast_to(kp_source, (len(ratios), *kp_source.shape[-2:])))
+        return self.stitching_retargeting_module.retarget_lip(src, self._s(ratios)).cpu().numpy()
+
+    @torch.no_grad()
+    def retarget_eye(self, kp_source: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+        """S: keypoint offsets (N, 21, 3) for a target eye-open ratio; ratios (N, 3) = (c_s_a, c_s_b, c_d)."""
+        src = self._s(np.broadcast_to(kp_source, (len(ratios), *kp_source.shape[-2:])))
+        return self.stitching_retargeting_module.retarget_eye(src, self._s(ratios)).cpu().numpy()
+
+    @torch.no_grad()
+    def warp_decode(self, feature: Tensor, kp_source: np.ndarray, kp_driving: np.ndarray) -> Rendered:
+        """W then G: the source volume (1 or N, 32, 16, 64, 64) moved from kp_source to each of N kp_driving."""
+        n = len(kp_driving)
+        feature = feature.expand(n, *feature.shape[1:])
+        src = self._s(np.broadcast_to(kp_source, (n, *kp_source.shape[-2:])))
+        with self._autocast():
+            warped = self.warping_module(feature, self._s(kp_driving), src)
+            image = self.spade_generator(warped.out)
+        return Rendered(image.float(), warped.occlusion_map.float(), warped.deformation.float())
+
+
+def load_liveportrait_networks(weights_dir: str | os.PathLike | None = None, device: str = "auto",
+                               half: bool | None = None) -> LivePortraitNetworks:
+    """The networks from the published files, found through the weights table (MissingWeights if absent)."""
+    dev = resolve_device(device)
+    paths = {name: locate(f"liveportrait.{name}", weights_dir) for name in NETWORKS}
+    nets = LivePortraitNetworks.build(dev, half)
+    nets.load_checkpoints({name: load_checkpoint(path) for name, path in paths.items()})
+    log.info("LivePortrait loaded from %s on %s (%s)", paths["spade_generator"].parent.parent, dev,
+             "float16 autocast" if nets.half else "float32")
+    return nets
+
+
+def save_liveportrait_checkpoints(networks: LivePortraitNetworks, weights_dir: str | os.PathLike) -> None:
+    """Write the networks' weights as the published folder layout under ``weights_dir`` (torch.save)."""
+    for name, state in networks.checkpoints().items():
+        path = os.path.join(weights_dir, WEIGHTS[f"liveportrait.{name}"].relpath)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        torch.save(state, path)
