@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_close
 
+from conftest import assert_close
 from voxportrait.neural.liveportrait.camera import (
     LIP_ARRAY,
     KeypointInfo,
@@ -40,7 +40,9 @@ def test_transform_keypoints_from_raw_heads(io):
         assert_close(got, d[f"tk_{name}_deg"], name)
     r = rotation_matrix(pitch, yaw, roll)
     assert_close(r, d["tk_rot_matrix"], "rotation")
-    out = transform_keypoints(d["tk_kp"].reshape(4, 21, 3), r, d["tk_exp"].reshape(4, 21, 3), d["tk_scale"], d["tk_t"])
+    out = transform_keypoints(
+        d["tk_kp"].reshape(4, 21, 3), r, d["tk_exp"].reshape(4, 21, 3), d["tk_scale"], d["tk_t"]
+    )
     assert_close(out, d["tk_out"], "transform_keypoint")
 
 
@@ -53,11 +55,15 @@ def test_translation_z_is_ignored():
 
 
 def _info(rng, n=1) -> KeypointInfo:
-    return KeypointInfo(pitch=rng.uniform(-20, 20, n).astype(np.float32), yaw=rng.uniform(-20, 20, n).astype(np.float32),
-                        roll=rng.uniform(-20, 20, n).astype(np.float32), t=rng.normal(size=(n, 3)).astype(np.float32),
-                        exp=rng.normal(size=(n, 21, 3)).astype(np.float32) * 0.05,
-                        scale=rng.uniform(0.8, 1.2, n).astype(np.float32),
-                        kp=rng.normal(size=(n, 21, 3)).astype(np.float32))
+    return KeypointInfo(
+        pitch=rng.uniform(-20, 20, n).astype(np.float32),
+        yaw=rng.uniform(-20, 20, n).astype(np.float32),
+        roll=rng.uniform(-20, 20, n).astype(np.float32),
+        t=rng.normal(size=(n, 3)).astype(np.float32),
+        exp=rng.normal(size=(n, 21, 3)).astype(np.float32) * 0.05,
+        scale=rng.uniform(0.8, 1.2, n).astype(np.float32),
+        kp=rng.normal(size=(n, 21, 3)).astype(np.float32),
+    )
 
 
 def test_relative_motion_of_the_reference_frame_leaves_the_source_as_is():
@@ -94,12 +100,12 @@ def test_angle_conventions_round_trip_and_follow_the_keypoint_axes():
     # A point in front of the face (the nose tip: z < 0 in the right-down-in keypoint space)...
     nose = np.array([0.0, 0.0, -1.0])
     p, y, r = lp_angles_from_pose(20.0, 0.0, 0.0)
-    assert (nose @ rotation_matrix(p, y, r))[0] > 0.3        # ...goes right in the image for yaw > 0
+    assert (nose @ rotation_matrix(p, y, r))[0] > 0.3  # ...goes right in the image for yaw > 0
     p, y, r = lp_angles_from_pose(0.0, 20.0, 0.0)
-    assert (nose @ rotation_matrix(p, y, r))[1] < -0.3       # ...goes up for pitch > 0 (chin up)
+    assert (nose @ rotation_matrix(p, y, r))[1] < -0.3  # ...goes up for pitch > 0 (chin up)
     top = np.array([0.0, -1.0, 0.0])
     p, y, r = lp_angles_from_pose(0.0, 0.0, 20.0)
-    assert (top @ rotation_matrix(p, y, r))[0] > 0.3         # the top of the head goes right for roll > 0
+    assert (top @ rotation_matrix(p, y, r))[0] > 0.3  # the top of the head goes right for roll > 0
 
 
 def test_lip_array_is_the_published_neutral_mouth(io):

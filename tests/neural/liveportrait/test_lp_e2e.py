@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import assert_close
 
+from conftest import assert_close
 from voxportrait.neural.liveportrait.camera import KeypointInfo, compose_pose, transform_keypoints
 from voxportrait.neural.liveportrait.motion import motion_from_keypoint_info
 from voxportrait.neural.liveportrait.renderer import (
     LivePortraitOptions,
     driving_keypoints,
-    prepare_source,
     to_uint8,
 )
 
@@ -25,15 +24,11 @@ def e2e(io):
 
 
 @pytest.fixture(scope="module")
-def source(networks, e2e, io):
-    image = torch.from_numpy(e2e["source_image"])
-    return prepare_source(networks, image, eye_ratios=io["S"]["eye_ratio"][0, :2], lip_ratio=float(e2e["c_s_lip"][0, 0]))
-
-
-@pytest.fixture(scope="module")
 def driving(networks, e2e) -> dict[str, KeypointInfo]:
-    return {"drv": networks.keypoint_info(torch.from_numpy(e2e["driving_image"])),
-            "drv0": networks.keypoint_info(torch.from_numpy(e2e["driving_frame0_image"]))}
+    return {
+        "drv": networks.keypoint_info(torch.from_numpy(e2e["driving_image"])),
+        "drv0": networks.keypoint_info(torch.from_numpy(e2e["driving_frame0_image"])),
+    }
 
 
 def check_info(info: KeypointInfo, e2e, prefix: str) -> None:
@@ -60,10 +55,10 @@ def test_driving_stage(driving, e2e):
 
 
 def _motion(case: str, driving):
-    if case == "A":   # one driving image: its expression against the neutral mouth
+    if case == "A":  # one driving image: its expression against the neutral mouth
         return motion_from_keypoint_info(driving["drv"], 25, reference="neutral"), 0
     both = KeypointInfo.concat([driving["drv0"], driving["drv"]])
-    return motion_from_keypoint_info(both, 25, reference="first"), 1   # a video: frame 1 against frame 0
+    return motion_from_keypoint_info(both, 25, reference="first"), 1  # a video: frame 1 against frame 0
 
 
 @pytest.mark.parametrize("case", ["A", "B"])
@@ -71,20 +66,27 @@ def test_keypoint_stages(case, networks, source, driving, e2e):
     motion, i = _motion(case, driving)
     e = motion.extras
     pose = compose_pose(source.info, e["lp_rotation"], e["lp_exp"], e["lp_t"], e["lp_scale"])
-    assert_close(pose.rotation[i:i + 1], e2e[f"{case}_R_new"], "R_new")
-    assert_close(pose.exp[i:i + 1], e2e[f"{case}_delta_new"], "delta_new")
-    assert_close(pose.scale[i:i + 1], e2e[f"{case}_scale_new"], "scale_new")
+    assert_close(pose.rotation[i : i + 1], e2e[f"{case}_R_new"], "R_new")
+    assert_close(pose.exp[i : i + 1], e2e[f"{case}_delta_new"], "delta_new")
+    assert_close(pose.scale[i : i + 1], e2e[f"{case}_scale_new"], "scale_new")
     t_want = e2e[f"{case}_t_new"].copy()
     t_want[:, 2] = 0  # the pipeline zeroes tz before use
-    assert_close(pose.t[i:i + 1], t_want, "t_new")
-    before = transform_keypoints(source.info.kp, pose.rotation[i:i + 1], pose.exp[i:i + 1], pose.scale[i:i + 1],
-                                 pose.t[i:i + 1])
+    assert_close(pose.t[i : i + 1], t_want, "t_new")
+    before = transform_keypoints(
+        source.info.kp,
+        pose.rotation[i : i + 1],
+        pose.exp[i : i + 1],
+        pose.scale[i : i + 1],
+        pose.t[i : i + 1],
+    )
     assert_close(before, e2e[f"{case}_x_d_new_before_stitching"], "x_d before stitching")
     with torch.no_grad():
-        delta = networks.stitching_retargeting_module.stitch(torch.from_numpy(source.x_s), torch.from_numpy(before))
+        delta = networks.stitching_retargeting_module.stitch(
+            torch.from_numpy(source.x_s), torch.from_numpy(before)
+        )
     assert_close(delta.numpy(), e2e[f"{case}_stitching_delta"], "stitching delta")
     final = driving_keypoints(networks, source, motion, LivePortraitOptions())
-    assert_close(final[i:i + 1], e2e[f"{case}_x_d_new_final"], "x_d final")
+    assert_close(final[i : i + 1], e2e[f"{case}_x_d_new_final"], "x_d final")
 
 
 @pytest.mark.parametrize("case", ["A", "B"])
@@ -95,4 +97,4 @@ def test_warp_and_decode_stages(case, warp_decode_batch, e2e):
     assert_close(got["image"], e2e[f"{case}_out"], "out")
     image = to_uint8(torch.from_numpy(got["image"]))[0]
     diff = np.abs(image.astype(int) - e2e[f"{case}_out_uint8"].astype(int))
-    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3   # truncation may flip a value sitting on a boundary
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3  # truncation may flip a value sitting on a boundary

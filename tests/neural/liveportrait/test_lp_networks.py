@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import MANIFESTS, assert_close, manifest
 
+from conftest import MANIFESTS, assert_close, manifest
 from voxportrait.neural.liveportrait.model import NETWORKS
 from voxportrait.neural.liveportrait.stitching_retargeting import checkpoint_key, state_dict_from_checkpoint
 
@@ -28,10 +28,15 @@ def test_state_dict_keys_and_shapes_equal_the_manifest(net):
 def test_stitching_key_map_round_trips_the_nested_layout(networks):
     nested = networks.checkpoints()["stitching_retargeting_module"]
     assert set(nested) == {"retarget_shoulder", "retarget_mouth", "retarget_eye"}
-    assert "module.mlp.10.weight" in nested["retarget_eye"] and "module.mlp.8.weight" not in nested["retarget_mouth"]
+    assert (
+        "module.mlp.10.weight" in nested["retarget_eye"]
+        and "module.mlp.8.weight" not in nested["retarget_mouth"]
+    )
     flat = state_dict_from_checkpoint(nested)
     assert flat.keys() == networks.stitching_retargeting_module.state_dict().keys()
-    without_prefix = {top: {k.removeprefix("module."): v for k, v in sd.items()} for top, sd in nested.items()}
+    without_prefix = {
+        top: {k.removeprefix("module."): v for k, v in sd.items()} for top, sd in nested.items()
+    }
     assert state_dict_from_checkpoint(without_prefix).keys() == flat.keys()
 
 
@@ -44,9 +49,9 @@ def test_motion_extractor(networks, io):
     d = io["M"]
     for i in range(len(d["images"])):
         with torch.no_grad():
-            heads = networks.motion_extractor(torch.from_numpy(d["images"][i:i + 1]))
+            heads = networks.motion_extractor(torch.from_numpy(d["images"][i : i + 1]))
         for name in ("pitch", "yaw", "roll", "t", "exp", "scale", "kp"):
-            assert_close(getattr(heads, name).numpy(), d[name][i:i + 1], f"M {name} (image {i})")
+            assert_close(getattr(heads, name).numpy(), d[name][i : i + 1], f"M {name} (image {i})")
 
 
 def test_warping_module(warp_decode_batch, io):
@@ -78,13 +83,23 @@ def test_stitching_and_retargeting(networks, io):
     src, drv = torch.from_numpy(d["kp_source"]), torch.from_numpy(d["kp_driving"])
     with torch.no_grad():
         assert_close(s.stitch(src, drv).numpy(), d["stitch_delta"], "stitch delta")
-        assert_close(s.retarget_lip(src, torch.from_numpy(d["lip_ratio"])).numpy(),
-                     d["retarget_lip_delta"], "lip delta")
-        assert_close(s.retarget_eye(src, torch.from_numpy(d["eye_ratio"])).numpy(),
-                     d["retarget_eye_delta"], "eye delta")
+        assert_close(
+            s.retarget_lip(src, torch.from_numpy(d["lip_ratio"])).numpy(),
+            d["retarget_lip_delta"],
+            "lip delta",
+        )
+        assert_close(
+            s.retarget_eye(src, torch.from_numpy(d["eye_ratio"])).numpy(),
+            d["retarget_eye_delta"],
+            "eye delta",
+        )
         for name in ("stitching", "lip", "eye"):
             out = getattr(s, name)(torch.from_numpy(d[f"{name}_mlp_in_batch"])).numpy()
             assert_close(out, d[f"{name}_mlp_out_batch"], f"{name} MLP")
     assert_close(networks.stitched(d["kp_source"], d["kp_driving"]), d["stitching_result"], "stitching")
-    assert_close(networks.retarget_lip(d["kp_source"], d["lip_ratio"]), d["retarget_lip_delta"], "lip delta (np)")
-    np.testing.assert_allclose(np.concatenate([d["kp_source"].reshape(1, -1), d["lip_ratio"]], 1), d["lip_feat"])
+    assert_close(
+        networks.retarget_lip(d["kp_source"], d["lip_ratio"]), d["retarget_lip_delta"], "lip delta (np)"
+    )
+    np.testing.assert_allclose(
+        np.concatenate([d["kp_source"].reshape(1, -1), d["lip_ratio"]], 1), d["lip_feat"]
+    )

@@ -7,6 +7,7 @@ Submodule names equal the keys of ``liveportrait/base_models/appearance_feature_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -63,7 +64,7 @@ class AppearanceFeatureExtractor(nn.Module):
         self.config = c
         self.first = SameBlock2d(c.image_channel, c.block_expansion)
         channels = [min(c.max_features, c.block_expansion * 2**i) for i in range(c.num_down_blocks + 1)]
-        self.down_blocks = nn.ModuleList(DownBlock2d(a, b) for a, b in zip(channels[:-1], channels[1:]))
+        self.down_blocks = nn.ModuleList(DownBlock2d(a, b) for a, b in pairwise(channels))
         self.second = nn.Conv2d(channels[-1], c.max_features, kernel_size=1)
         self.resblocks_3d = nn.Sequential()
         for i in range(c.num_resblocks):
@@ -77,5 +78,6 @@ class AppearanceFeatureExtractor(nn.Module):
             x = block(x)                            # (N, 128, 128, 128) then (N, 256, 64, 64)
         x = self.second(x)                          # (N, 512, 64, 64)
         n, _, h, w = x.shape
-        volume = x.view(n, self.config.reshape_channel, self.config.reshape_depth, h, w)  # (N, 32, 16, 64, 64)
+        c = self.config
+        volume = x.view(n, c.reshape_channel, c.reshape_depth, h, w)  # (N, 32, 16, 64, 64)
         return self.resblocks_3d(volume)

@@ -2,14 +2,14 @@
 
 Keypoint space: 21 implicit 3-D keypoints in a volume whose axes are x right, y down, z into the picture
 ("right-down-in"), each coordinate in [-1, 1] over the 256x256 crop. Keypoints are row vectors, so a rotation
-acts as ``kp @ R``. One frame of M's output (:class:`KeypointInfo`) gives the canonical keypoints ``kp``, the head
-pose (pitch, yaw, roll in degrees), an expression deformation ``exp``, a translation ``t`` and a ``scale``; the
-posed keypoints are ``scale * (kp @ R + exp) + (tx, ty, 0)``.
+acts as ``kp @ R``. One frame of M's output (:class:`KeypointInfo`) gives the canonical keypoints ``kp``, the
+head pose (pitch, yaw, roll in degrees), an expression deformation ``exp``, a translation ``t`` and a
+``scale``; the posed keypoints are ``scale * (kp @ R + exp) + (tx, ty, 0)``.
 
-Angles: LivePortrait's (pitch about x, yaw about y, roll about z, as ``get_rotation_matrix`` uses them) are not
-the project's viewer-centred angles (types.py). With z pointing into the picture the nose tip has z < 0, so a
-positive LivePortrait yaw moves the nose towards the image's left and a positive pitch moves it down, while
-roll turns the head clockwise in both. Hence ``yaw_deg = -lp_yaw``, ``pitch_deg = -lp_pitch``,
+Angles: LivePortrait's (pitch about x, yaw about y, roll about z, as ``get_rotation_matrix`` uses them) are
+not the project's viewer-centred angles (types.py). With z pointing into the picture the nose tip has z < 0,
+so a positive LivePortrait yaw moves the nose towards the image's left and a positive pitch moves it down,
+while roll turns the head clockwise in both. Hence ``yaw_deg = -lp_yaw``, ``pitch_deg = -lp_pitch``,
 ``roll_deg = lp_roll`` (:func:`lp_angles_from_pose`, :func:`pose_from_lp_angles`).
 """
 
@@ -28,7 +28,7 @@ BIN_OFFSET_DEG = 97.5  # bin i covers 3 i - 99 .. 3 i - 96 degrees; the expectat
 # Keypoints LivePortrait treats as the lips' and the eyes' ("animation_region" lip / eyes).
 LIP_KEYPOINTS = (6, 12, 14, 17, 19, 20)
 EYE_KEYPOINTS = (11, 13, 15, 16, 18)
-# Expression entries the absolute (non-relative) mode takes from the driving frame; the rest stay the source's.
+# Expression entries the absolute (non-relative) mode takes from the driving frame; the rest stay as is.
 _ABSOLUTE_EXP_ROWS = (1, 2, 6, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
 _ABSOLUTE_EXP_ENTRIES = ((3, 1), (4, 1), (5, 2), (8, 2), (9, 1), (9, 2))
 
@@ -99,7 +99,7 @@ _INFO_FIELDS = ("pitch", "yaw", "roll", "t", "exp", "scale", "kp")
 
 
 def headpose_bins_to_degrees(logits: np.ndarray) -> np.ndarray:
-    """(..., 66) pose-bin logits -> (...) degrees: the softmax expectation of bin index, times 3, minus 97.5."""
+    """(..., 66) pose-bin logits -> (...) degrees: softmax expectation of the bin index x 3 - 97.5."""
     x = np.asarray(logits, np.float32)
     p = np.exp(x - x.max(axis=-1, keepdims=True))
     p /= p.sum(axis=-1, keepdims=True)
@@ -108,7 +108,7 @@ def headpose_bins_to_degrees(logits: np.ndarray) -> np.ndarray:
 
 
 def rotation_matrix(pitch_deg: np.ndarray, yaw_deg: np.ndarray, roll_deg: np.ndarray) -> np.ndarray:
-    """(...) LivePortrait angles in degrees -> (..., 3, 3) ``(Rz(roll) Ry(yaw) Rx(pitch))^T`` for ``kp @ R``."""
+    """(...) LivePortrait angles (degrees) -> (..., 3, 3) ``(Rz Ry Rx)^T``, applied as ``kp @ R``."""
     x, y, z = (np.deg2rad(np.asarray(a, np.float64)) for a in (pitch_deg, yaw_deg, roll_deg))
     x, y, z = np.broadcast_arrays(x, y, z)
     one, zero = np.ones_like(x), np.zeros_like(x)
@@ -159,7 +159,7 @@ def neutral_motion(driving: KeypointInfo) -> dict[str, np.ndarray]:
 
 
 class DrivingPose(NamedTuple):
-    """What one source face is asked to become, per frame (LivePortrait's R_new, delta_new, scale_new, t_new)."""
+    """What a source face is asked to become per frame: LivePortrait's R_new, delta_new, scale_new, t_new."""
 
     rotation: np.ndarray  # (N, 3, 3)
     exp: np.ndarray       # (N, 21, 3)

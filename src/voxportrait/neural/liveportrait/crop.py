@@ -27,7 +27,7 @@ EXTENT_POINTS = _JAW + _BROWS + _EYES_LIPS
 
 def face_box(mesh: np.ndarray, scale: float = SCALE, vx_ratio: float = VX_RATIO,
              vy_ratio: float = VY_RATIO) -> np.ndarray:
-    """(468, 2+) face-mesh points -> (4,) square box x0, y0, x1, y1 (LivePortrait's ``parse_bbox_from_landmark``)."""
+    """(468, 2+) face-mesh points -> (4,) square box x0, y0, x1, y1 (as ``parse_bbox_from_landmark``)."""
     mesh = np.asarray(mesh, np.float64)[:, :2]
     eyes = (mesh[[33, 133, 159, 145]].mean(0) + mesh[[362, 263, 386, 374]].mean(0)) / 2
     mouth = (mesh[61] + mesh[291]) / 2
@@ -51,7 +51,7 @@ def clip_box(meshes: np.ndarray) -> np.ndarray:
 
 
 def crop_to_box(frame: np.ndarray, box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
-    """Cut the square ``box`` (x0, y0, x1, y1) out of ``frame`` (H, W, 3) as (size, size, 3); black outside."""
+    """Cut the square ``box`` (x0, y0, x1, y1) out of ``frame`` (H, W, 3): (size, size, 3), black outside."""
     x0, y0, x1, y1 = box
     s = size / (x1 - x0)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2

@@ -1,8 +1,8 @@
-"""DRIVE from a video (or one image) with LivePortrait's motion extractor M: frames -> LivePortrait-space Motion.
+"""DRIVE from a video (or one image) with LivePortrait's motion extractor M: frames -> LivePortrait Motion.
 
-The driving face is cropped as LivePortrait crops it (crop.py: one box for the whole clip from the face mesh of
-every frame), or the frames are taken as ready crops when no landmarks are given. M reads each 256 x 256 crop;
-motion.motion_from_keypoint_info turns the readings into LivePortrait's relative motion.
+The driving face is cropped as LivePortrait crops it (crop.py: one box for the whole clip from the face mesh
+of every frame), or the frames are taken as ready crops when no landmarks are given. M reads each 256 x 256
+crop; motion.motion_from_keypoint_info turns the readings into LivePortrait's relative motion.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def driving_crops(frames: Iterable[np.ndarray], meshes: np.ndarray | None = None
         yield to_network_size(crop, cv2.INTER_LINEAR)
 
 
-def read_keypoints(networks: LivePortraitNetworks, crops: Iterable[np.ndarray], batch_size: int = 8) -> KeypointInfo:
+def read_keypoints(networks: LivePortraitNetworks, crops: Iterable[np.ndarray],
+                   batch_size: int = 8) -> KeypointInfo:
     """M on every (256, 256, 3) uint8 crop, ``batch_size`` at a time -> T frames of keypoint info."""
     crops = iter(crops)
     parts = []
@@ -51,8 +52,8 @@ def extract_liveportrait_motion(frames: Iterable[np.ndarray], fps: Fraction | in
     frames: RGB uint8 frames (whole frames with ``meshes``, else square face crops). meshes: (T, 468, 2+) face
     mesh of each frame in its pixels (needed for LivePortrait's crop and for retargeting). reference: "first"
     (default for several frames), "neutral" (default for one image: expression against a closed mouth) or
-    "absolute". eye_retargeting / lip_retargeting: drive the eyes / lips through S's retargeting MLPs with each
-    frame's measured ratio instead of M's expression (LivePortrait's --flag_eye_retargeting / _lip_).
+    "absolute". eye_retargeting / lip_retargeting: drive the eyes / lips through S's retargeting MLPs with
+    each frame's measured ratio instead of M's expression (LivePortrait's --flag_eye_retargeting / _lip_).
     """
     info = read_keypoints(networks, driving_crops(frames, meshes), batch_size)
     if reference is None:

@@ -1,5 +1,5 @@
-"""The five LivePortrait networks together: building, strict loading from the published files, and the calls the
-renderer and the motion extractor make (F once per portrait, M per driving frame, S, W and G per frame).
+"""The five LivePortrait networks together: building, strict loading from the published files, and the calls
+the renderer and the motion extractor make (F once per portrait, M per driving frame, S, W and G per frame).
 
 Keypoint math stays in numpy (camera.py); only images and feature volumes live on the device. On CUDA the four
 convolutional networks run under float16 autocast with float32 weights, as LivePortrait's own inference does;
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ...errors import MissingWeights
 from ..weights import WEIGHTS, default_dtype, load_checkpoint, locate, resolve_device
 from .appearance_feature_extractor import AppearanceFeatureExtractor
 from .camera import KeypointInfo, headpose_bins_to_degrees
@@ -71,18 +72,31 @@ class LivePortraitNetworks:
     def modules(self) -> dict[str, nn.Module]:
         return {name: getattr(self, name) for name in NETWORKS}
 
-    def load_checkpoints(self, checkpoints: dict[str, dict]) -> None:
-        """Load each network's published checkpoint object strictly (S in its nested layout)."""
+    def load_checkpoints(self, checkpoints: dict[str, dict], sources: dict[str, str] | None = None) -> None:
+        """Load each network's published checkpoint object strictly (S in its nested layout).
+
+        A checkpoint whose keys or shapes are not the network's raises MissingWeights naming
+        ``sources[name]``.
+        """
         for name, module in self.modules().items():
-            state = checkpoints[name]
-            if name == NESTED:
-                state = state_dict_from_checkpoint(state)
-            module.load_state_dict(state, strict=True)
+            try:
+                state = checkpoints[name]
+                if name == NESTED:
+                    state = state_dict_from_checkpoint(state)
+                module.load_state_dict(state, strict=True)
+            except (KeyError, RuntimeError, AttributeError) as e:
+                where = (sources or {}).get(name, name)
+                first = str(e).strip().splitlines()[0][:300]
+                raise MissingWeights(
+                    f"{where} does not hold LivePortrait's {name} ({first}). Use the file of that name from "
+                    f"{WEIGHTS[f'liveportrait.{name}'].source}."
+                ) from e
             module.eval()
 
     def checkpoints(self) -> dict[str, dict]:
-        """Each network's state in the published layout (what ``torch.save`` wrote in the original release)."""
-        out = {name: {k: v.detach().cpu() for k, v in m.state_dict().items()} for name, m in self.modules().items()}
+        """Each network's state in the published layout (what ``torch.save`` wrote in the release)."""
+        out = {name: {k: v.detach().cpu() for k, v in m.state_dict().items()}
+               for name, m in self.modules().items()}
         out[NESTED] = checkpoint_from_state_dict(out[NESTED])
         return out
 
@@ -134,7 +148,7 @@ class LivePortraitNetworks:
 
     @torch.no_grad()
     def warp_decode(self, feature: Tensor, kp_source: np.ndarray, kp_driving: np.ndarray) -> Rendered:
-        """W then G: the source volume (1 or N, 32, 16, 64, 64) moved from kp_source to each of N kp_driving."""
+        """W then G: the source volume (1 or N, 32, 16, 64, 64) moved from kp_source to N kp_driving."""
         n = len(kp_driving)
         feature = feature.expand(n, *feature.shape[1:])
         src = self._s(np.broadcast_to(kp_source, (n, *kp_source.shape[-2:])))
@@ -150,7 +164,8 @@ def load_liveportrait_networks(weights_dir: str | os.PathLike | None = None, dev
     dev = resolve_device(device)
     paths = {name: locate(f"liveportrait.{name}", weights_dir) for name in NETWORKS}
     nets = LivePortraitNetworks.build(dev, half)
-    nets.load_checkpoints({name: load_checkpoint(path) for name, path in paths.items()})
+    nets.load_checkpoints({name: load_checkpoint(path) for name, path in paths.items()},
+                          {name: str(path) for name, path in paths.items()})
     log.info("LivePortrait loaded from %s on %s (%s)", paths["spade_generator"].parent.parent, dev,
              "float16 autocast" if nets.half else "float32")
     return nets

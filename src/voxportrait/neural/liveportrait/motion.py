@@ -1,15 +1,15 @@
 """Explicit conversions into LivePortrait's motion space (motion/spaces.py), in numpy: no torch, no networks.
 
-* :func:`motion_from_keypoint_info`: per-frame keypoint info (from M on a driving video, or from an audio-driven
-  generator such as JoyVASA) -> a LivePortrait-space Motion, relative to a reference or absolute.
-* :func:`expression_to_liveportrait`: the default "expression" Motion (named coefficients) -> LivePortrait space:
-  head pose to a rotation, ``jaw_open``/``lip_close`` to a target lip-open ratio and the blinks to a target
-  eye-open ratio, which the renderer turns into keypoint offsets with S's lip and eye retargeting MLPs.
+* :func:`motion_from_keypoint_info`: per-frame keypoint info (from M on a driving video, or from an
+  audio-driven generator such as JoyVASA) -> a LivePortrait-space Motion, relative to a reference or absolute.
+* :func:`expression_to_liveportrait`: the default "expression" Motion (named coefficients) -> LivePortrait
+  space: head pose to a rotation, ``jaw_open``/``lip_close`` to a target lip-open ratio and the blinks to a
+  target eye-open ratio, which the renderer turns into keypoint offsets with S's lip and eye retargeting MLPs.
 
 Besides ``lp_exp``, ``lp_rotation``, ``lp_t``, ``lp_scale`` a LivePortrait motion may carry targets for the
 retargeting MLPs, ``lp_eye_ratio`` (T, 1) and ``lp_lip_ratio`` (T, 1) (LivePortrait's eye / lip open ratios:
-lid gap / eye width, inner-lip gap / mouth width). Where a target is present the renderer adds the MLP's offset
-for it, and skips lip normalisation for a lip target.
+lid gap / eye width, inner-lip gap / mouth width). Where a target is present the renderer adds the MLP's
+offset for it, and skips lip normalisation for a lip target.
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ def motion_from_keypoint_info(info: KeypointInfo, fps: Fraction | int | str, ref
     ``reference``: "first" (a driving video: every frame against frame 0, LivePortrait's relative motion),
     "neutral" (a driving image: the expression against a neutral closed mouth, pose unchanged) or "absolute"
     (``relative=False``: the frames' own rotation, expression and translation replace the source's).
-    ``eye_ratio`` / ``lip_ratio`` (T,) optional retargeting targets: their keypoints' expression change is then
-    left to the eye / lip MLP (dropped from ``lp_exp``). The project pose fields mirror the LivePortrait ones in
-    the project's conventions (types.py), so renderers that do not read ``lp_*`` still follow the head.
+    ``eye_ratio`` / ``lip_ratio`` (T,) optional retargeting targets: their keypoints' expression change is
+    then left to the eye / lip MLP (dropped from ``lp_exp``). The project pose fields mirror the LivePortrait
+    ones in the project's conventions (types.py), so renderers that do not read ``lp_*`` still follow the
+    head.
     """
     t = len(info)
     yaw, pitch, roll = pose_from_lp_angles(info.pitch, info.yaw, info.roll)
@@ -78,17 +79,19 @@ def motion_from_keypoint_info(info: KeypointInfo, fps: Fraction | int | str, ref
     translation = np.zeros((t, 3), np.float32)
     translation[:, :2] = lp["lp_t"][:, :2] / KP_UNITS_PER_CROP
     return Motion(fps=Fraction(fps), rotation_deg=angles, translation=translation,
-                  scale=lp["lp_scale"].reshape(t).copy(), expression=np.zeros((t, len(EXPRESSIONS)), np.float32),
-                  extras=extras, relative=reference != "absolute")
+                  scale=lp["lp_scale"].reshape(t).copy(),
+                  expression=np.zeros((t, len(EXPRESSIONS)), np.float32), extras=extras,
+                  relative=reference != "absolute")
 
 
 @dataclass(frozen=True)
 class ExpressionMapping:
     """How the named coefficients become LivePortrait retargeting targets.
 
-    ``jaw_open`` = 1 opens the lips by ``lip_gap_at_full_open`` inter-ocular distances (types.EXPRESSION_RANGES);
-    divided by the subject's own mouth width that is a change of LivePortrait's lip ratio. Coefficients at 0
-    keep the subject's own ratios, ``lip_close`` = 1 closes the lips fully and a blink of 1 closes the eye.
+    ``jaw_open`` = 1 opens the lips by ``lip_gap_at_full_open`` inter-ocular distances
+    (types.EXPRESSION_RANGES); divided by the subject's own mouth width that is a change of LivePortrait's lip
+    ratio. Coefficients at 0 keep the subject's own ratios, ``lip_close`` = 1 closes the lips fully and a
+    blink of 1 closes the eye.
     """
 
     lip_gap_at_full_open: float = 0.6
@@ -100,14 +103,14 @@ def expression_to_liveportrait(motion: Motion, mesh: np.ndarray,
     """Expression-space Motion -> LivePortrait space, for the face whose 468-point mesh is ``mesh`` (468, 2+).
 
     Rotation: the relative (yaw, pitch, roll) becomes ``lp_rotation`` = R(LivePortrait angles of the change),
-    applied in the face's own frame as LivePortrait's relative motion is; translation (crop sides) -> ``lp_t``;
-    scale -> ``lp_scale``. Mouth: target lip ratio = (c_s + open) (1 - lip_close), open = jaw_open x
+    applied in the face's own frame as LivePortrait's relative motion is; translation (crop sides) ->
+    ``lp_t``; scale -> ``lp_scale``. Mouth: target lip ratio = (c_s + open) (1 - lip_close), open = jaw_open x
     lip_gap_at_full_open x inter-ocular / mouth width. Eyes: target eye ratio = mean(c_s eyes) (1 - blink),
-    blink = the mean of blink_left and blink_right (one eye MLP drives both eyes). ``lp_exp`` is zero: the other
-    coefficients have no LivePortrait counterpart.
+    blink = the mean of blink_left and blink_right (one eye MLP drives both eyes). ``lp_exp`` is zero: the
+    other coefficients have no LivePortrait counterpart.
     """
     if not motion.relative:
-        raise ValueError("expression_to_liveportrait needs a relative motion (changes to the subject's own pose)")
+        raise ValueError("expression_to_liveportrait needs a relative motion (changes to the subject's pose)")
     t = len(motion)
     mesh = np.asarray(mesh, np.float64)
     eyes_s = eye_open_ratios(mesh)

@@ -1,12 +1,15 @@
-"""M, LivePortrait's motion extractor: a ConvNeXt-V2-tiny that reads a 256x256 face and predicts its 21 implicit
-canonical keypoints, head pose (pitch, yaw, roll as 66-bin logits), translation, expression deformation and scale.
+"""M, LivePortrait's motion extractor: a ConvNeXt-V2-tiny that reads a 256x256 face and predicts its 21
+implicit canonical keypoints, head pose (pitch, yaw, roll as 66-bin logits), translation, expression
+deformation and scale.
 
-Submodule names equal the keys of ``liveportrait/base_models/motion_extractor.pth`` (everything under ``detector``).
+Submodule names equal the keys of ``liveportrait/base_models/motion_extractor.pth`` (everything under
+``detector``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import NamedTuple
 
 import torch
@@ -54,7 +57,7 @@ class LayerNorm2d(nn.Module):
 
 
 class GRN(nn.Module):
-    """Global response normalisation on NHWC: gamma * (x * Nx) + beta + x, Nx = ||x||_HW / mean_C(||x||_HW)."""
+    """Global response normalisation, NHWC: gamma (x Nx) + beta + x, Nx = ||x||_HW / mean_C ||x||_HW."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -90,11 +93,13 @@ class ConvNeXtV2(nn.Module):
     def __init__(self, config: MotionExtractorConfig):
         super().__init__()
         dims, depths = config.dims, config.depths
-        stem = nn.Sequential(nn.Conv2d(config.in_channels, dims[0], kernel_size=4, stride=4), LayerNorm2d(dims[0]))
+        stem = nn.Sequential(nn.Conv2d(config.in_channels, dims[0], kernel_size=4, stride=4),
+                             LayerNorm2d(dims[0]))
         downs = [nn.Sequential(LayerNorm2d(a), nn.Conv2d(a, b, kernel_size=2, stride=2))
-                 for a, b in zip(dims[:-1], dims[1:])]
+                 for a, b in pairwise(dims)]
         self.downsample_layers = nn.ModuleList([stem, *downs])
-        self.stages = nn.ModuleList(nn.Sequential(*[ConvNeXtBlock(d) for _ in range(n)]) for d, n in zip(dims, depths))
+        self.stages = nn.ModuleList(nn.Sequential(*[ConvNeXtBlock(d) for _ in range(n)])
+                                    for d, n in zip(dims, depths, strict=True))
         self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
         width, k = dims[-1], config.num_kp
         self.fc_kp = nn.Linear(width, 3 * k)
@@ -106,7 +111,7 @@ class ConvNeXtV2(nn.Module):
         self.fc_exp = nn.Linear(width, 3 * k)
 
     def forward(self, x: Tensor) -> MotionHeads:
-        for down, stage in zip(self.downsample_layers, self.stages):
+        for down, stage in zip(self.downsample_layers, self.stages, strict=True):
             x = stage(down(x))                    # (N, 96, 64, 64) ... (N, 768, 8, 8)
         f = self.norm(x.mean(dim=(-2, -1)))       # global average pool -> (N, 768)
         return MotionHeads(

@@ -1,9 +1,9 @@
 """RENDER with LivePortrait: (Subject, Motion in LivePortrait space) -> animated face crops.
 
-Per portrait (once, cached in ``subject.cache``): F's feature volume, M's keypoints x_s, the eye and lip ratios
-of the face and LivePortrait's lip normalisation offset. Per frame: the driving keypoints x_d from the motion
-(camera.compose_driving), retargeting offsets for the motion's eye / lip targets, stitching, then W and G give a
-512 x 512 face that is resized to ``subject.crop.size``. The compositor pastes it back (api.py).
+Per portrait (once, cached in ``subject.cache``): F's feature volume, M's keypoints x_s, the eye and lip
+ratios of the face and LivePortrait's lip normalisation offset. Per frame: the driving keypoints x_d from the
+motion (camera.compose_driving), retargeting offsets for the motion's eye / lip targets, stitching, then W and
+G give a 512 x 512 face that is resized to ``subject.crop.size``. The compositor pastes it back (api.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ REGIONS = ("all", "exp", "pose", "lip", "eyes")
 
 @dataclass(frozen=True)
 class LivePortraitOptions:
-    """LivePortrait's inference switches (defaults as its command line: stitching, lip normalisation, relative)."""
+    """LivePortrait's inference switches (defaults as its command line: stitching, lip normalisation)."""
 
     stitching: bool = True               # S's stitching offsets (keeps the shoulders still when pasted back)
     normalize_lip: bool = True           # close the portrait's lips first when a relative motion drives them
@@ -45,7 +45,8 @@ class LivePortraitOptions:
 
     def __post_init__(self) -> None:
         if self.animation_region not in REGIONS:
-            raise InvalidOption(f"animation_region must be one of {', '.join(REGIONS)}; got {self.animation_region!r}")
+            raise InvalidOption(
+                f"animation_region must be one of {', '.join(REGIONS)}; got {self.animation_region!r}")
         if not 0.0 <= self.driving_multiplier <= 3.0:
             raise InvalidOption(f"driving_multiplier must be between 0 and 3, got {self.driving_multiplier}")
         if self.batch_size < 1:
@@ -80,16 +81,16 @@ def prepare_source(networks: LivePortraitNetworks, image: Tensor, eye_ratios: np
     if lip_ratio >= lip_normalize_threshold:
         lip_normalize = networks.retarget_lip(x_s, lip_retarget_input(lip_ratio, [0.0]))
     return LivePortraitSource(feature=networks.appearance(image), info=info, x_s=x_s,
-                              eye_ratios=np.asarray(eye_ratios, np.float32).reshape(2), lip_ratio=float(lip_ratio),
-                              lip_normalize=lip_normalize)
+                              eye_ratios=np.asarray(eye_ratios, np.float32).reshape(2),
+                              lip_ratio=float(lip_ratio), lip_normalize=lip_normalize)
 
 
 def driving_keypoints(networks: LivePortraitNetworks, source: LivePortraitSource, motion: Motion,
                       options: LivePortraitOptions = LivePortraitOptions()) -> np.ndarray:
     """(T, 21, 3) the keypoints each frame of a LivePortrait-space motion asks of this portrait.
 
-    compose (relative or absolute, animation region) -> + eye / lip retargeting offsets for the motion's targets
-    -> stitching -> + lip normalisation (relative motions without a lip target) -> driving multiplier.
+    compose (relative or absolute, animation region) -> + eye / lip retargeting offsets for the motion's
+    targets -> stitching -> + lip normalisation (relative motions without a lip target) -> driving multiplier.
     """
     e = motion.extras
     x_d = compose_driving(source.info, e["lp_rotation"], e["lp_exp"], e["lp_t"], e["lp_scale"],
@@ -138,7 +139,8 @@ class LivePortraitRenderer:
             mesh = subject.landmarks.mesh
             image = image_tensor(to_network_size(subject.crop_image, cv2.INTER_AREA))
             subject.cache[key] = prepare_source(self.networks, image, eye_open_ratios(mesh),
-                                                float(lip_open_ratio(mesh)[0]), self.options.lip_normalize_threshold)
+                                                float(lip_open_ratio(mesh)[0]),
+                                                self.options.lip_normalize_threshold)
         return subject.cache[key]
 
     def frames(self, subject: Subject, motion: Motion) -> Iterator[np.ndarray]:

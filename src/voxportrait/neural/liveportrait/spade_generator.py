@@ -1,7 +1,8 @@
 """G, LivePortrait's SPADE generator: warped 64x64 features -> the animated 512x512 face.
 
-Six SPADE residual blocks at 64x64, two upsampling blocks (128, 256), then a conv to 12 channels and a 2x pixel
-shuffle to 512x512, sigmoid. Submodule names equal the keys of ``liveportrait/base_models/spade_generator.pth``.
+Six SPADE residual blocks at 64x64, two upsampling blocks (128, 256), then a conv to 12 channels and a 2x
+pixel shuffle to 512x512, sigmoid. Submodule names equal the keys of
+``liveportrait/base_models/spade_generator.pth``.
 
 The convolutions of every residual block were trained with ``torch.nn.utils.spectral_norm`` and saved in its
 form: ``weight_orig`` with the power-iteration vectors ``weight_u`` (out,) and ``weight_v`` (in*kh*kw,). At
@@ -38,8 +39,11 @@ class SpectralConv2d(nn.Module):
         self.padding = kernel_size // 2
         self.weight_orig = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.register_buffer("weight_u", torch.zeros(out_channels))
-        self.register_buffer("weight_v", torch.zeros(in_channels * kernel_size * kernel_size))
+        # Unit random vectors until a checkpoint is loaded, as torch's spectral_norm starts, so an untrained
+        # network (benchmarks) computes finite numbers.
+        fan_in = in_channels * kernel_size * kernel_size
+        self.register_buffer("weight_u", F.normalize(torch.randn(out_channels), dim=0))
+        self.register_buffer("weight_v", F.normalize(torch.randn(fan_in), dim=0))
         nn.init.kaiming_uniform_(self.weight_orig, a=5**0.5)
 
     def weight(self) -> Tensor:
@@ -52,11 +56,11 @@ class SpectralConv2d(nn.Module):
 
 
 class SPADE(nn.Module):
-    """Parameter-free instance norm, then a per-pixel affine predicted from the (resized) segmentation features."""
+    """Parameter-free instance norm, then a per-pixel affine predicted from the (resized) input features."""
 
     def __init__(self, norm_channels: int, label_channels: int, hidden: int = 128):
         super().__init__()
-        self.mlp_shared = nn.Sequential(nn.Conv2d(label_channels, hidden, kernel_size=3, padding=1), nn.ReLU())
+        self.mlp_shared = nn.Sequential(nn.Conv2d(label_channels, hidden, 3, padding=1), nn.ReLU())
         self.mlp_gamma = nn.Conv2d(hidden, norm_channels, kernel_size=3, padding=1)
         self.mlp_beta = nn.Conv2d(hidden, norm_channels, kernel_size=3, padding=1)
 

@@ -1,14 +1,14 @@
 """S, LivePortrait's stitching and retargeting MLPs.
 
-* ``stitching`` (checkpoint ``retarget_shoulder``): [x_s, x_d] (126) -> a keypoint offset (63) plus a 2-D shift,
-  so the animated crop lines up with the still shoulders when pasted back.
+* ``stitching`` (checkpoint ``retarget_shoulder``): [x_s, x_d] (126) -> a keypoint offset (63) plus a 2-D
+  shift, so the animated crop lines up with the still shoulders when pasted back.
 * ``lip`` (``retarget_mouth``): [x_s, (c_s_lip, c_d_lip)] (65) -> keypoint offset (63) taking the source's
   lip-open ratio c_s to the target c_d.
 * ``eye`` (``retarget_eye``): [x_s, (c_s_eye_a, c_s_eye_b, c_d_eye)] (66) -> keypoint offset (63) for a target
   eye-open ratio.
 
-Checkpoint layout (``liveportrait/retargeting_models/stitching_retargeting_module.pth``): a dict of three state
-dicts, each saved from a DistributedDataParallel wrapper, so keys carry a ``module.`` prefix:
+Checkpoint layout (``liveportrait/retargeting_models/stitching_retargeting_module.pth``): a dict of three
+state dicts, each saved from a DistributedDataParallel wrapper, so keys carry a ``module.`` prefix:
 
     ckpt["retarget_shoulder"]["module.mlp.0.weight"]  <->  stitching.mlp.0.weight
     ckpt["retarget_mouth"][...]                       <->  lip.mlp.*
@@ -21,6 +21,7 @@ prefix is accepted too).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -52,7 +53,7 @@ class RetargetingMLP(nn.Module):
         super().__init__()
         sizes = (config.input_size, *config.hidden_sizes)
         layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
+        for a, b in pairwise(sizes):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(sizes[-1], config.output_size))
         self.mlp = nn.Sequential(*layers)
@@ -96,7 +97,8 @@ def state_dict_from_checkpoint(checkpoint: dict) -> dict[str, Tensor]:
     """The published nested checkpoint -> this module's flat state dict (see the module docstring)."""
     missing = [part for part in CHECKPOINT_PARTS if part not in checkpoint]
     if missing:
-        raise KeyError(f"stitching checkpoint lacks {', '.join(missing)} (has {', '.join(map(str, checkpoint))})")
+        have = ", ".join(map(str, checkpoint))
+        raise KeyError(f"stitching checkpoint lacks {', '.join(missing)} (it has {have})")
     flat = {}
     for part, name in CHECKPOINT_PARTS.items():
         for key, value in checkpoint[part].items():
@@ -116,7 +118,7 @@ def checkpoint_from_state_dict(state_dict: dict[str, Tensor]) -> dict[str, dict[
 
 
 def checkpoint_key(module_key: str) -> str:
-    """``stitching.mlp.0.weight`` -> ``retarget_shoulder.module.mlp.0.weight`` (the fixtures' manifest key)."""
+    """``stitching.mlp.0.weight`` -> ``retarget_shoulder.module.mlp.0.weight`` (the checkpoint's key)."""
     name, inner = module_key.split(".", 1)
     part = {n: p for p, n in CHECKPOINT_PARTS.items()}[name]
     return f"{part}.{DDP_PREFIX}{inner}"

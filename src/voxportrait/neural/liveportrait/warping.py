@@ -1,19 +1,20 @@
 """W, LivePortrait's warping field estimator: moves the source feature volume from the source keypoints x_s to
 the driving keypoints x_d.
 
-A dense-motion network turns the 21 keypoint pairs into a per-voxel blend of 22 candidate flows (one per keypoint
-plus the identity "background" flow) and an occlusion map; the blended flow warps the volume, which is then
-flattened to 2-D features for the generator. Submodule names equal the keys of
+A dense-motion network turns the 21 keypoint pairs into a per-voxel blend of 22 candidate flows (one per
+keypoint plus the identity "background" flow) and an occlusion map; the blended flow warps the volume, which
+is then flattened to 2-D features for the generator. Submodule names equal the keys of
 ``liveportrait/base_models/warping_module.pth``.
 
 Grid conventions (those of the original, which trained weights depend on): coordinates run over [-1, 1] with
-the align_corners=True spacing ``2 i / (n - 1) - 1`` while ``grid_sample`` is called with align_corners=False, so
-the identity grid is not an exact identity warp; a grid's last axis is (x, y, z) = (width, height, depth).
+the align_corners=True spacing ``2 i / (n - 1) - 1`` while ``grid_sample`` is called with align_corners=False,
+so the identity grid is not an exact identity warp; a grid's last axis is (x, y, z) = (width, height, depth).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import NamedTuple
 
 import torch
@@ -105,8 +106,8 @@ class UpBlock3d(nn.Module):
 class HourglassEncoder(nn.Module):
     def __init__(self, block_expansion: int, in_features: int, num_blocks: int, max_features: int):
         super().__init__()
-        widths = [in_features] + [min(max_features, block_expansion * 2 ** (i + 1)) for i in range(num_blocks)]
-        self.down_blocks = nn.ModuleList(DownBlock3d(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        widths = [in_features] + [min(max_features, block_expansion * 2**i) for i in range(1, num_blocks + 1)]
+        self.down_blocks = nn.ModuleList(DownBlock3d(a, b) for a, b in pairwise(widths))
 
     def forward(self, x: Tensor) -> list[Tensor]:
         outs = [x]
@@ -193,7 +194,7 @@ class WarpingNetwork(nn.Module):
     def __init__(self, config: WarpingNetworkConfig = WarpingNetworkConfig()):
         super().__init__()
         if not config.estimate_occlusion_map:
-            raise ValueError("the published warping module estimates an occlusion map; keep estimate_occlusion_map")
+            raise ValueError("the published warping module estimates an occlusion map: keep it on")
         self.config = config
         width = config.block_expansion * 2**config.num_down_blocks
         self.dense_motion_network = DenseMotionNetwork(config)
