@@ -78,6 +78,15 @@ def count_gflop(nets: LivePortraitNetworks, image: torch.Tensor, feature: torch.
     return out
 
 
+def to_channels_last(net: torch.nn.Module) -> None:
+    """NHWC weights for every 2-D convolution, NDHWC for every 3-D one (activations follow the weights)."""
+    for m in net.modules():
+        weights = [p for p in m.parameters(recurse=False) if p.dim() in (4, 5)]
+        if weights:
+            fmt = torch.channels_last if weights[0].dim() == 4 else torch.channels_last_3d
+            m.to(memory_format=fmt)
+
+
 def variant_context(variant: str, device: torch.device):
     if variant == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
@@ -92,12 +101,8 @@ def measure(variant: str, device: torch.device, runs: int) -> dict:
     image = torch.rand(1, 3, 256, 256, device=device)
     compile_s = 0.0
     if variant == "channels_last":
-        for net in (nets.motion_extractor, nets.spade_generator, nets.appearance_feature_extractor):
-            net.to(memory_format=torch.channels_last)
-        nets.warping_module.third.to(memory_format=torch.channels_last)
-        nets.warping_module.fourth.to(memory_format=torch.channels_last)
-        nets.warping_module.dense_motion_network.to(memory_format=torch.channels_last_3d)
-        nets.appearance_feature_extractor.resblocks_3d.to(memory_format=torch.channels_last_3d)
+        for net in nets.modules().values():
+            to_channels_last(net)
         image = image.contiguous(memory_format=torch.channels_last)
     source = prepare_source(nets, image, np.array([0.3, 0.3]), 0.1)
     info = nets.keypoint_info(image)
@@ -167,11 +172,15 @@ def main() -> None:
         else:  # same seed, same untrained weights: the variant's images differ only by its arithmetic
             entry["max_abs_diff_vs_first_variant"] = float((result["image"] - baseline).abs().max())
         report["variants"][variant] = entry
-    report["loadavg_after"] = os.getloadavg()
-    OUTPUT.mkdir(exist_ok=True)
-    (OUTPUT / "liveportrait_cpu.json").write_text(json.dumps(report, indent=1))
-    (OUTPUT / "liveportrait_cpu.md").write_text(markdown(report))
+        report["loadavg_after"] = os.getloadavg()
+        OUTPUT.mkdir(exist_ok=True)   # written after every variant, so a long run keeps what it measured
+        (OUTPUT / "liveportrait_cpu.json").write_text(json.dumps(report, indent=1))
+        (OUTPUT / "liveportrait_cpu.md").write_text(markdown(report))
     print(markdown(report))
+
+
+def seconds(x: float) -> str:
+    return f"{x:.3g}" if x >= 0.01 else f"{x * 1000:.2g} ms"
 
 
 def markdown(report: dict) -> str:
@@ -193,7 +202,7 @@ def markdown(report: dict) -> str:
         cells = []
         for v in variants:
             r = report["variants"][v][stage]
-            cells.append(f"{r['median_s']:.3f} ({r['min_s']:.3f})")
+            cells.append(f"{seconds(r['median_s'])} ({seconds(r['min_s'])})")
         lines.append(f"| {stage} | {gflop} | " + " | ".join(cells) + " |")
     extra = []
     for v in variants:

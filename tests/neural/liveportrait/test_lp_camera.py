@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from lp_helpers import assert_close
 
-from conftest import assert_close
 from voxportrait.neural.liveportrait.camera import (
     LIP_ARRAY,
     KeypointInfo,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from lp_helpers import assert_close
 
-from conftest import assert_close
 from voxportrait.neural.liveportrait.camera import KeypointInfo, compose_pose, transform_keypoints
 from voxportrait.neural.liveportrait.motion import motion_from_keypoint_info
 from voxportrait.neural.liveportrait.renderer import (

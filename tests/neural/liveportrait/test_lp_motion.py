@@ -7,8 +7,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
+from lp_helpers import mesh_with_ratios
 
-from conftest import mesh_with_ratios
 from voxportrait.motion.spaces import LIVEPORTRAIT, space_of
 from voxportrait.neural.liveportrait.camera import (
     EYE_KEYPOINTS,
@@ -25,6 +25,7 @@ from voxportrait.neural.liveportrait.driving import extract_liveportrait_motion
 from voxportrait.neural.liveportrait.motion import (
     ExpressionMapping,
     expression_to_liveportrait,
+    liveportrait_motion,
     motion_from_keypoint_info,
 )
 from voxportrait.neural.liveportrait.renderer import LivePortraitOptions, driving_keypoints, image_tensor
@@ -180,3 +181,16 @@ def test_keypoint_info_sequences_from_a_generator():
     np.testing.assert_allclose(absolute.extras["lp_rotation"], info.rotation, atol=1e-7)
     with pytest.raises(ValueError, match="relative"):
         motion_from_keypoint_info(info, 25, reference="absolute", lip_ratio=np.zeros(t))
+
+
+def test_motion_from_parts_holds_still_where_a_part_is_omitted(networks, source):
+    lips = np.zeros((3, 21, 3), np.float32)
+    lips[1:, 19, 1] = 0.05  # e.g. an audio driver's lip-keypoint change
+    motion = liveportrait_motion(25, lips)
+    assert space_of(motion) == LIVEPORTRAIT and motion.relative
+    x_d = driving_keypoints(
+        networks, source, motion, LivePortraitOptions(stitching=False, normalize_lip=False)
+    )
+    np.testing.assert_allclose(x_d[0], source.x_s[0], atol=1e-6)
+    moved = np.abs(x_d[2] - source.x_s[0]).sum(-1) > 1e-6
+    assert np.flatnonzero(moved).tolist() == [19]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from lp_helpers import MANIFESTS, assert_close, manifest
 
-from conftest import MANIFESTS, assert_close, manifest
 from voxportrait.neural.liveportrait.model import NETWORKS
 from voxportrait.neural.liveportrait.stitching_retargeting import checkpoint_key, state_dict_from_checkpoint
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from lp_helpers import MANIFESTS, published_checkpoint, subject_from_float_image
 
-from conftest import MANIFESTS, published_checkpoint, subject_from_float_image
 from voxportrait.errors import MissingWeights
 from voxportrait.neural.liveportrait.camera import KeypointInfo
 from voxportrait.neural.liveportrait.model import load_liveportrait_networks

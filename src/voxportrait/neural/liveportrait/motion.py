@@ -14,12 +14,12 @@ offset for it, and skips lip normalisation for a lip target.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
 
-from ...motion.spaces import LP_KEYS
+from ...motion.spaces import LP_KEYS, LP_TARGET_KEYS
 from ...types import EXPRESSIONS, Motion
 from .camera import (
     EYE_KEYPOINTS,
@@ -34,10 +34,40 @@ from .camera import (
     rotation_matrix,
 )
 
-EYE_RATIO = "lp_eye_ratio"
-LIP_RATIO = "lp_lip_ratio"
+EYE_RATIO, LIP_RATIO = LP_TARGET_KEYS
 # Keypoint units per crop side: keypoints span [-1, 1] over the crop, Motion.translation is in crop sides.
 KP_UNITS_PER_CROP = 2.0
+
+
+def liveportrait_motion(fps: Fraction | int | str, lp_exp: np.ndarray, lp_rotation: np.ndarray | None = None,
+                        lp_t: np.ndarray | None = None, lp_scale: np.ndarray | None = None,
+                        relative: bool = True, eye_ratio: np.ndarray | None = None,
+                        lip_ratio: np.ndarray | None = None) -> Motion:
+    """A LivePortrait-space Motion from its parts; omitted parts hold still (identity, 0, 1).
+
+    lp_exp (T, 21, 3); lp_rotation (T, 3, 3); lp_t (T, 3); lp_scale (T,) or (T, 1); eye_ratio / lip_ratio (T,)
+    retargeting targets. E.g. an audio driver that predicts only the lips' expression change passes lp_exp
+    alone. The project's translation and scale follow lp_t and lp_scale; rotation_deg stays 0 (a rotation
+    matrix has no unique angle triple: motion_from_keypoint_info fills it from the angles).
+    """
+    lp_exp = np.asarray(lp_exp, np.float32)
+    t = len(lp_exp)
+    extras = {
+        "lp_exp": lp_exp,
+        "lp_rotation": (np.broadcast_to(np.eye(3, dtype=np.float32), (t, 3, 3)).copy() if lp_rotation is None
+                        else np.asarray(lp_rotation, np.float32)),
+        "lp_t": np.zeros((t, 3), np.float32) if lp_t is None else np.asarray(lp_t, np.float32),
+        "lp_scale": np.ones((t, 1), np.float32) if lp_scale is None else np.reshape(lp_scale, (t, 1)),
+    }
+    extras = {k: np.asarray(v, np.float32) for k, v in extras.items()}
+    for key, ratio in ((EYE_RATIO, eye_ratio), (LIP_RATIO, lip_ratio)):
+        if ratio is not None:
+            extras[key] = np.asarray(ratio, np.float32).reshape(t, 1)
+    translation = np.zeros((t, 3), np.float32)
+    translation[:, :2] = extras["lp_t"][:, :2] / KP_UNITS_PER_CROP
+    return Motion(fps=Fraction(fps), rotation_deg=np.zeros((t, 3), np.float32), translation=translation,
+                  scale=extras["lp_scale"][:, 0].copy(),
+                  expression=np.zeros((t, len(EXPRESSIONS)), np.float32), extras=extras, relative=relative)
 
 
 def motion_from_keypoint_info(info: KeypointInfo, fps: Fraction | int | str, reference: str = "first",
@@ -67,21 +97,17 @@ def motion_from_keypoint_info(info: KeypointInfo, fps: Fraction | int | str, ref
               "lp_t": info.t.astype(np.float32), "lp_scale": info.scale.reshape(t, 1).astype(np.float32)}
     else:
         raise ValueError(f"reference must be first, neutral or absolute; got {reference!r}")
-    extras = dict(lp)
-    for key, ratio, rows in ((EYE_RATIO, eye_ratio, EYE_KEYPOINTS), (LIP_RATIO, lip_ratio, LIP_KEYPOINTS)):
+    lp_exp = lp["lp_exp"]
+    for ratio, rows in ((eye_ratio, EYE_KEYPOINTS), (lip_ratio, LIP_KEYPOINTS)):
         if ratio is None:
             continue
         if reference == "absolute":
             raise ValueError("eye / lip ratio targets go with a relative motion (reference first or neutral)")
-        extras[key] = np.asarray(ratio, np.float32).reshape(t, 1)
-        extras["lp_exp"] = extras["lp_exp"].copy()
-        extras["lp_exp"][:, list(rows)] = 0
-    translation = np.zeros((t, 3), np.float32)
-    translation[:, :2] = lp["lp_t"][:, :2] / KP_UNITS_PER_CROP
-    return Motion(fps=Fraction(fps), rotation_deg=angles, translation=translation,
-                  scale=lp["lp_scale"].reshape(t).copy(),
-                  expression=np.zeros((t, len(EXPRESSIONS)), np.float32), extras=extras,
-                  relative=reference != "absolute")
+        lp_exp = lp_exp.copy()
+        lp_exp[:, list(rows)] = 0
+    motion = liveportrait_motion(fps, lp_exp, lp["lp_rotation"], lp["lp_t"], lp["lp_scale"],
+                                 relative=reference != "absolute", eye_ratio=eye_ratio, lip_ratio=lip_ratio)
+    return replace(motion, rotation_deg=angles)
 
 
 @dataclass(frozen=True)
