@@ -214,6 +214,15 @@ def compose_driving(source: KeypointInfo, lp_rotation: np.ndarray, lp_exp: np.nd
     return transform_keypoints(np.broadcast_to(source.kp, p.exp.shape), p.rotation, p.exp, p.scale, p.t)
 
 
+def apply_stitching(kp_driving: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """S's stitching output (N, 3K + 2) applied to driving keypoints (N, K, 3): a per-keypoint offset plus one
+    (x, y) shift shared by all keypoints."""
+    n, k, _ = kp_driving.shape
+    out = kp_driving + delta[:, : 3 * k].reshape(n, k, 3)
+    out[..., :2] += delta[:, None, 3 * k: 3 * k + 2]
+    return out.astype(np.float32)
+
+
 def lp_angles_from_pose(yaw_deg: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray):
     """Project angles (types.py) -> LivePortrait's (pitch, yaw, roll), each (...) degrees."""
     return -np.asarray(pitch_deg), -np.asarray(yaw_deg), np.asarray(roll_deg)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from ...errors import MissingWeights
 from ..weights import WEIGHTS, default_dtype, load_checkpoint, locate, resolve_device
 from .appearance_feature_extractor import AppearanceFeatureExtractor
-from .camera import KeypointInfo, headpose_bins_to_degrees
+from .camera import KeypointInfo, apply_stitching, headpose_bins_to_degrees
 from .motion_extractor import MotionExtractor
 from .spade_generator import SPADEGenerator
 from .stitching_retargeting import (
@@ -132,7 +132,8 @@ class LivePortraitNetworks:
         """S: driving keypoints (N, 21, 3) adjusted to fit the source's still surroundings."""
         n = len(kp_driving)
         src = self._s(np.broadcast_to(kp_source, (n, *kp_source.shape[-2:])))
-        return self.stitching_retargeting_module.stitched(src, self._s(kp_driving)).cpu().numpy()
+        delta = self.stitching_retargeting_module.stitch(src, self._s(kp_driving)).cpu().numpy()
+        return apply_stitching(np.asarray(kp_driving, np.float32), delta)
 
     @torch.no_grad()
     def retarget_lip(self, kp_source: np.ndarray, ratios: np.ndarray) -> np.ndarray:

@@ -74,14 +74,6 @@ class StitchingRetargetingNetwork(nn.Module):
         """(N, K, 3), (N, K, 3) -> (N, 3K + 2) stitching offsets."""
         return self.stitching(torch.cat([kp_source.flatten(1), kp_driving.flatten(1)], dim=1))
 
-    def stitched(self, kp_source: Tensor, kp_driving: Tensor) -> Tensor:
-        """Driving keypoints (N, K, 3) after stitching: + per-keypoint offset, + a shared (x, y) shift."""
-        n, k, _ = kp_source.shape
-        delta = self.stitch(kp_source, kp_driving)
-        out = kp_driving + delta[:, : 3 * k].view(n, k, 3)
-        shift = torch.cat([delta[:, 3 * k: 3 * k + 2], delta.new_zeros(n, 1)], dim=1)  # (N, 3), z untouched
-        return out + shift[:, None, :]
-
     def retarget_lip(self, kp_source: Tensor, lip_ratio: Tensor) -> Tensor:
         """kp_source (N, K, 3), lip_ratio (N, 2) = (c_s, c_d) -> keypoint offset (N, K, 3)."""
         n, k, _ = kp_source.shape
