@@ -3,14 +3,14 @@
     python -m benchmarks.liveportrait_cpu [--runs 5] [--variants eager,channels_last,bf16,compile]
 
 Per frame = M on the driving frame + keypoint math and S + W + G + conversion to uint8; F runs once per
-portrait. Each variant is timed after one warm-up call (torch.compile's compilation is reported apart).
+portrait. Each variant is timed after a warm-up call (torch.compile's compilation is reported apart), and the
+runs interleave the variants, so a shared machine's changing load affects them alike.
 Weights are untrained (timing does not depend on their values). Writes benchmarks/output/liveportrait_cpu.json
 and .md, with the load average before and after, since the machine may be shared.
 
 Variants: eager (float32, as the original on CPU), channels_last (NHWC / NDHWC memory format for every
-convolution), bf16 (bfloat16 autocast, for CPUs with AVX-512 BF16 or AMX; its largest pixel difference
-from float32 is reported), compile (torch.compile of W and G, inductor), half (float16 autocast on CUDA, what
-LivePortrait itself runs).
+convolution), bf16 (bfloat16 autocast, for CPUs with AVX-512 BF16 or AMX), compile (torch.compile of W and G,
+inductor), half (float16 autocast on CUDA, what LivePortrait itself runs).
 """
 
 from __future__ import annotations
@@ -48,27 +48,19 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn, device: torch.device, runs: int) -> tuple[list[float], object]:
-    out = fn()  # warm-up (and compilation)
-    times = []
-    for _ in range(runs):
-        sync(device)
-        t0 = time.perf_counter()
-        out = fn()
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    return times, out
-
-
-def count_gflop(nets: LivePortraitNetworks, image: torch.Tensor, feature: torch.Tensor,
-                kp: torch.Tensor) -> dict[str, float]:
+def count_gflop(nets: LivePortraitNetworks, device: torch.device) -> dict[str, float]:
+    """Matmul / conv GFLOP of each network for one frame (torch's flop counter)."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    image = torch.rand(1, 3, 256, 256, device=device)
+    with torch.no_grad():
+        feature = nets.appearance_feature_extractor(image)
+    kp = torch.rand(1, 21, 3, device=device) * 2 - 1
     calls = {
         "F": lambda: nets.appearance_feature_extractor(image),
         "M": lambda: nets.motion_extractor(image),
         "W": lambda: nets.warping_module(feature, kp, kp),
-        "G": lambda: nets.spade_generator(torch.zeros(1, 256, 64, 64, device=image.device)),
+        "G": lambda: nets.spade_generator(torch.zeros(1, 256, 64, 64, device=device)),
     }
     out = {}
     for name, call in calls.items():
@@ -95,11 +87,15 @@ def variant_context(variant: str, device: torch.device):
     return contextlib.nullcontext()
 
 
-def measure(variant: str, device: torch.device, runs: int) -> dict:
+STAGES = ("F (once per portrait)", "M", "keypoint math + S", "W", "G", "to uint8")
+PER_FRAME = "per frame (M + math + S + W + G + uint8)"
+
+
+def setup(variant: str, device: torch.device) -> tuple[dict, float]:
+    """One variant's per-stage calls, warmed up, and its compilation time (torch.compile only)."""
     nets = LivePortraitNetworks.build(device, half=False)
     torch.manual_seed(0)
     image = torch.rand(1, 3, 256, 256, device=device)
-    compile_s = 0.0
     if variant == "channels_last":
         for net in nets.modules().values():
             to_channels_last(net)
@@ -107,34 +103,59 @@ def measure(variant: str, device: torch.device, runs: int) -> dict:
     source = prepare_source(nets, image, np.array([0.3, 0.3]), 0.1)
     info = nets.keypoint_info(image)
     motion = motion_from_keypoint_info(KeypointInfo.concat([info, info]), 25)[1:]
-    x_d = driving_keypoints(nets, source, motion)
     kp_s = torch.tensor(source.x_s, device=device)
-    kp_d = torch.tensor(x_d, device=device)
+    kp_d = torch.tensor(driving_keypoints(nets, source, motion), device=device)
     warp, gen = nets.warping_module, nets.spade_generator
     if variant == "compile":
-        t0 = time.perf_counter()
         warp, gen = torch.compile(warp), torch.compile(gen)
-        with torch.no_grad():
-            gen(warp(source.feature, kp_d, kp_s).out)
-        sync(device)
-        compile_s = time.perf_counter() - t0
-    results: dict[str, list[float]] = {}
+    state: dict = {}
+
+    def run_w():
+        state["warped"] = warp(source.feature, kp_d, kp_s)
+
+    def run_g():
+        state["image"] = gen(state["warped"].out)
+
+    calls = {
+        STAGES[0]: lambda: nets.appearance_feature_extractor(image),
+        STAGES[1]: lambda: nets.motion_extractor(image),
+        STAGES[2]: lambda: driving_keypoints(nets, source, motion, LivePortraitOptions()),
+        STAGES[3]: run_w,
+        STAGES[4]: run_g,
+        STAGES[5]: lambda: to_uint8(state["image"]),
+    }
+    t0 = time.perf_counter()
     with torch.no_grad(), variant_context(variant, device):
-        f = nets.appearance_feature_extractor
-        results["F (once per portrait)"], _ = timed(lambda: f(image), device, runs)
-        results["M"], _ = timed(lambda: nets.motion_extractor(image), device, runs)
-        results["keypoint math + S"], _ = timed(
-            lambda: driving_keypoints(nets, source, motion, LivePortraitOptions()), device, runs)
-        results["W"], warped = timed(lambda: warp(source.feature, kp_d, kp_s), device, runs)
-        results["G"], out = timed(lambda: gen(warped.out), device, runs)
-        results["to uint8"], _ = timed(lambda: to_uint8(out), device, runs)
-    per_frame = [sum(r[i] for k, r in results.items() if not k.startswith("F")) for i in range(runs)]
-    row = {k: {"median_s": statistics.median(v), "min_s": min(v), "runs_s": v} for k, v in results.items()}
-    row["per frame (M + math + S + W + G + uint8)"] = {"median_s": statistics.median(per_frame),
-                                                       "min_s": min(per_frame), "runs_s": per_frame}
-    if compile_s:
-        row["compile_s"] = compile_s
-    return {"rows": row, "image": out.float().cpu()}
+        for call in calls.values():   # warm-up, and compilation for torch.compile
+            call()
+    sync(device)
+    return calls, (time.perf_counter() - t0 if variant == "compile" else 0.0)
+
+
+def measure(variants: list[str], device: torch.device, runs: int) -> dict:
+    """Run i of every variant, then run i + 1, ...: a shared machine's load then hits all variants alike."""
+    calls, compile_s = {}, {}
+    for v in variants:
+        calls[v], compile_s[v] = setup(v, device)
+    times = {v: {stage: [] for stage in STAGES} for v in variants}
+    for _ in range(runs):
+        for v in variants:
+            with torch.no_grad(), variant_context(v, device):
+                for stage, call in calls[v].items():
+                    sync(device)
+                    t0 = time.perf_counter()
+                    call()
+                    sync(device)
+                    times[v][stage].append(time.perf_counter() - t0)
+    out = {}
+    for v in variants:
+        rows = dict(times[v])
+        rows[PER_FRAME] = [sum(times[v][s][i] for s in STAGES[1:]) for i in range(runs)]
+        out[v] = {k: {"median_s": statistics.median(r), "min_s": min(r), "runs_s": r}
+                  for k, r in rows.items()}
+        if compile_s[v]:
+            out[v]["compile_s"] = compile_s[v]
+    return out
 
 
 def main() -> None:
@@ -153,29 +174,15 @@ def main() -> None:
     report = {
         "torch": torch.__version__, "device": str(device), "threads": args.threads, "runs": args.runs,
         "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-        "loadavg_before": os.getloadavg(), "variants": {},
+        "loadavg_before": os.getloadavg(),
+        "gflop_per_frame": count_gflop(LivePortraitNetworks.build(device, half=False), device),
+        "reference_gflop_per_frame": REFERENCE_GFLOP,
     }
-    nets = LivePortraitNetworks.build(device, half=False)
-    image = torch.rand(1, 3, 256, 256, device=device)
-    with torch.no_grad():
-        feature = nets.appearance_feature_extractor(image)
-    kp = torch.rand(1, 21, 3, device=device) * 2 - 1
-    report["gflop_per_frame"] = count_gflop(nets, image, feature, kp)
-    report["reference_gflop_per_frame"] = REFERENCE_GFLOP
-    del nets
-    baseline = None
-    for variant in variants:
-        result = measure(variant, device, args.runs)
-        entry = result["rows"]
-        if baseline is None:
-            baseline = result["image"]
-        else:  # same seed, same untrained weights: the variant's images differ only by its arithmetic
-            entry["max_abs_diff_vs_first_variant"] = float((result["image"] - baseline).abs().max())
-        report["variants"][variant] = entry
-        report["loadavg_after"] = os.getloadavg()
-        OUTPUT.mkdir(exist_ok=True)   # written after every variant, so a long run keeps what it measured
-        (OUTPUT / "liveportrait_cpu.json").write_text(json.dumps(report, indent=1))
-        (OUTPUT / "liveportrait_cpu.md").write_text(markdown(report))
+    report["variants"] = measure(variants, device, args.runs)
+    report["loadavg_after"] = os.getloadavg()
+    OUTPUT.mkdir(exist_ok=True)
+    (OUTPUT / "liveportrait_cpu.json").write_text(json.dumps(report, indent=1))
+    (OUTPUT / "liveportrait_cpu.md").write_text(markdown(report))
     print(markdown(report))
 
 
@@ -209,8 +216,6 @@ def markdown(report: dict) -> str:
         e = report["variants"][v]
         if "compile_s" in e:
             extra.append(f"{v}: compilation {e['compile_s']:.0f} s")
-        if "max_abs_diff_vs_first_variant" in e:
-            extra.append(f"{v}: max |image - {variants[0]}| = {e['max_abs_diff_vs_first_variant']:.2g}")
     if extra:
         lines += ["", "; ".join(extra) + "."]
     return "\n".join(lines) + "\n"

@@ -124,6 +124,10 @@ class LivePortraitNetworks:
             scale=h["scale"].reshape(n), kp=h["kp"].reshape(n, -1, 3),
         )
 
+    def _float32(self):
+        """S runs in float32 even inside a caller's autocast region (its outputs are keypoint offsets)."""
+        return torch.autocast(device_type=self.device.type, enabled=False)
+
     def _s(self, x: np.ndarray) -> Tensor:
         return torch.tensor(np.asarray(x, np.float32), device=self.device)
 
@@ -132,20 +136,23 @@ class LivePortraitNetworks:
         """S: driving keypoints (N, 21, 3) adjusted to fit the source's still surroundings."""
         n = len(kp_driving)
         src = self._s(np.broadcast_to(kp_source, (n, *kp_source.shape[-2:])))
-        delta = self.stitching_retargeting_module.stitch(src, self._s(kp_driving)).cpu().numpy()
+        with self._float32():
+            delta = self.stitching_retargeting_module.stitch(src, self._s(kp_driving)).cpu().numpy()
         return apply_stitching(np.asarray(kp_driving, np.float32), delta)
 
     @torch.no_grad()
     def retarget_lip(self, kp_source: np.ndarray, ratios: np.ndarray) -> np.ndarray:
         """S: keypoint offsets (N, 21, 3) taking the lips from c_s to c_d; ratios (N, 2) = (c_s, c_d)."""
         src = self._s(np.broadcast_to(kp_source, (len(ratios), *kp_source.shape[-2:])))
-        return self.stitching_retargeting_module.retarget_lip(src, self._s(ratios)).cpu().numpy()
+        with self._float32():
+            return self.stitching_retargeting_module.retarget_lip(src, self._s(ratios)).cpu().numpy()
 
     @torch.no_grad()
     def retarget_eye(self, kp_source: np.ndarray, ratios: np.ndarray) -> np.ndarray:
         """S: keypoint offsets (N, 21, 3) for a target eye-open ratio; ratios (N, 3) = (c_s_a, c_s_b, c_d)."""
         src = self._s(np.broadcast_to(kp_source, (len(ratios), *kp_source.shape[-2:])))
-        return self.stitching_retargeting_module.retarget_eye(src, self._s(ratios)).cpu().numpy()
+        with self._float32():
+            return self.stitching_retargeting_module.retarget_eye(src, self._s(ratios)).cpu().numpy()
 
     @torch.no_grad()
     def warp_decode(self, feature: Tensor, kp_source: np.ndarray, kp_driving: np.ndarray) -> Rendered:
