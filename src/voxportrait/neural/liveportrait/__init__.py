@@ -19,6 +19,7 @@ _EXPORTS = {
     "ExpressionMapping": "motion",
     "expression_to_liveportrait": "motion",
     "motion_from_keypoint_info": "motion",
+    "liveportrait_motion": "motion",
     "KeypointInfo": "camera",
 }
 
