@@ -93,7 +93,7 @@ PER_FRAME = "per frame (M + math + S + W + G + uint8)"
 
 def setup(variant: str, device: torch.device) -> tuple[dict, float]:
     """One variant's per-stage calls, warmed up, and its compilation time (torch.compile only)."""
-    nets = LivePortraitNetworks.build(device, half=False)
+    nets = LivePortraitNetworks.build(device, "float32")
     torch.manual_seed(0)
     image = torch.rand(1, 3, 256, 256, device=device)
     if variant == "channels_last":
@@ -175,7 +175,7 @@ def main() -> None:
         "torch": torch.__version__, "device": str(device), "threads": args.threads, "runs": args.runs,
         "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
         "loadavg_before": os.getloadavg(),
-        "gflop_per_frame": count_gflop(LivePortraitNetworks.build(device, half=False), device),
+        "gflop_per_frame": count_gflop(LivePortraitNetworks.build(device, "float32"), device),
         "reference_gflop_per_frame": REFERENCE_GFLOP,
     }
     report["variants"] = measure(variants, device, args.runs)

@@ -93,3 +93,12 @@ def test_a_checkpoint_of_another_network_is_refused_clearly(
         MissingWeights, match="warping_module.pth.*does not hold LivePortrait's warping_module"
     ):
         load_liveportrait_networks(wrong, device="cpu")
+
+
+def test_precision_is_checked_and_defaults_to_float32_off_cuda():
+    from voxportrait.errors import InvalidOption
+    from voxportrait.neural.liveportrait.model import LivePortraitNetworks
+
+    assert LivePortraitNetworks.build("cpu").precision == "float32"
+    with pytest.raises(InvalidOption, match="precision"):
+        LivePortraitNetworks.build("cpu", "float64")

@@ -161,7 +161,15 @@ class LivePortraitRenderer:
 
 
 def build_liveportrait_renderer(weights_dir: str | os.PathLike | None = None, device: str = "auto",
-                                options: LivePortraitOptions = LivePortraitOptions()) -> LivePortraitRenderer:
+                                options: LivePortraitOptions = LivePortraitOptions(),
+                                precision: str | None = None, compile: bool = False) -> LivePortraitRenderer:
     """Load the published checkpoints (``--weights DIR``, then $VOXPORTRAIT_WEIGHTS, then the user cache) and
-    return the renderer; MissingWeights names any file that is not there."""
-    return LivePortraitRenderer(load_liveportrait_networks(weights_dir, device), options)
+    return the renderer; MissingWeights names any file that is not there.
+
+    precision: None (float16 autocast on CUDA, float32 elsewhere), "float32", "float16" or "bfloat16";
+    compile: torch.compile W and G (pays off on long renders; minutes of compilation on a small CPU).
+    """
+    networks = load_liveportrait_networks(weights_dir, device, precision)
+    if compile:
+        networks.compile()
+    return LivePortraitRenderer(networks, options)
