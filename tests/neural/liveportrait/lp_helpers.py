@@ -17,9 +17,7 @@ FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
 def load_npz(name: str) -> dict[str, np.ndarray]:
     path = FIXTURES / name
     if not path.is_file():
-        pytest.fail(
-            f"{path} is missing: the LivePortrait tests need ../shared/fixtures beside the repository"
-        )
+        pytest.fail(f"{path} is missing: the LivePortrait tests need ../shared/fixtures beside the repository")
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 
@@ -27,18 +25,14 @@ def load_npz(name: str) -> dict[str, np.ndarray]:
 def manifest(name: str) -> dict:
     path = FIXTURES / f"{name}_manifest.json"
     if not path.is_file():
-        pytest.fail(
-            f"{path} is missing: the LivePortrait tests need ../shared/fixtures beside the repository"
-        )
+        pytest.fail(f"{path} is missing: the LivePortrait tests need ../shared/fixtures beside the repository")
     return json.loads(path.read_text())
 
 
 def seeded_module():
     path = FIXTURES / "seeded_weights.py"
     if not path.is_file():
-        pytest.fail(
-            f"{path} is missing: the LivePortrait tests need ../shared/fixtures beside the repository"
-        )
+        pytest.fail(f"{path} is missing: the LivePortrait tests need ../shared/fixtures beside the repository")
     spec = importlib.util.spec_from_file_location("seeded_weights", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -60,9 +54,7 @@ def published_checkpoint(net: str) -> dict:
     out: dict = {}
     for key, shape, dtype in manifest(MANIFESTS[net])["keys"]:
         tensor = seeded.seeded_tensor(key, torch.empty(shape, dtype=getattr(torch, dtype)))
-        if (
-            net == "stitching_retargeting_module"
-        ):  # 'retarget_eye.module.mlp.0.weight' -> ckpt['retarget_eye'][...]
+        if net == "stitching_retargeting_module":  # 'retarget_eye.module.mlp.0.weight' -> ckpt['retarget_eye'][...]
             top, inner = key.split(".", 1)
             out.setdefault(top, {})[inner] = tensor
         else:

@@ -40,9 +40,7 @@ def test_transform_keypoints_from_raw_heads(io):
         assert_close(got, d[f"tk_{name}_deg"], name)
     r = rotation_matrix(pitch, yaw, roll)
     assert_close(r, d["tk_rot_matrix"], "rotation")
-    out = transform_keypoints(
-        d["tk_kp"].reshape(4, 21, 3), r, d["tk_exp"].reshape(4, 21, 3), d["tk_scale"], d["tk_t"]
-    )
+    out = transform_keypoints(d["tk_kp"].reshape(4, 21, 3), r, d["tk_exp"].reshape(4, 21, 3), d["tk_scale"], d["tk_t"])
     assert_close(out, d["tk_out"], "transform_keypoint")
 
 

@@ -81,9 +81,7 @@ def test_keypoint_stages(case, networks, source, driving, e2e):
     )
     assert_close(before, e2e[f"{case}_x_d_new_before_stitching"], "x_d before stitching")
     with torch.no_grad():
-        delta = networks.stitching_retargeting_module.stitch(
-            torch.from_numpy(source.x_s), torch.from_numpy(before)
-        )
+        delta = networks.stitching_retargeting_module.stitch(torch.from_numpy(source.x_s), torch.from_numpy(before))
     assert_close(delta.numpy(), e2e[f"{case}_stitching_delta"], "stitching delta")
     final = driving_keypoints(networks, source, motion, LivePortraitOptions())
     assert_close(final[i : i + 1], e2e[f"{case}_x_d_new_final"], "x_d final")

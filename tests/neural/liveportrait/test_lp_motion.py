@@ -94,11 +94,7 @@ def test_face_box_follows_the_face():
     assert centre_y < (eyes_y + mouth_y) / 2 + 0.5 * (mouth_y - eyes_y)  # shifted up by 0.1 of the side
     frame = np.full((300, 300, 3), 200, np.uint8)
     crop = crop_to_box(frame, np.array([-50.0, -50, 250, 250]))
-    assert (
-        crop.shape == (512, 512, 3)
-        and crop[0, 0].tolist() == [0, 0, 0]
-        and crop[256, 256].tolist() == [200] * 3
-    )
+    assert crop.shape == (512, 512, 3) and crop[0, 0].tolist() == [0, 0, 0] and crop[256, 256].tolist() == [200] * 3
 
 
 def _expression_motion(**values) -> Motion:
@@ -117,11 +113,7 @@ def test_expression_mapping_targets():
     np.testing.assert_allclose(lip, [0.1, 0.1 + 0.3 * iod / width, 0.1 + 0.6 * iod / width, 0], rtol=1e-5)
     np.testing.assert_allclose(eye, [0.32, 0, 0.16, 0.32], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(lp.extras["lp_rotation"], np.broadcast_to(np.eye(3), (4, 3, 3)), atol=1e-7)
-    assert (
-        (lp.extras["lp_exp"] == 0).all()
-        and (lp.extras["lp_t"] == 0).all()
-        and (lp.extras["lp_scale"] == 1).all()
-    )
+    assert (lp.extras["lp_exp"] == 0).all() and (lp.extras["lp_t"] == 0).all() and (lp.extras["lp_scale"] == 1).all()
 
 
 def test_expression_head_pose_becomes_the_rotation():
@@ -152,13 +144,9 @@ def test_expression_motion_drives_the_retargeting_mlps(networks, source):
     )
     got = driving_keypoints(networks, source, motion, LivePortraitOptions())
     e = motion.extras
-    x = source.x_s + networks.retarget_eye(
-        source.x_s, eye_retarget_input(source.eye_ratios, e["lp_eye_ratio"])
-    )
+    x = source.x_s + networks.retarget_eye(source.x_s, eye_retarget_input(source.eye_ratios, e["lp_eye_ratio"]))
     x = x + networks.retarget_lip(source.x_s, lip_retarget_input(source.lip_ratio, e["lp_lip_ratio"]))
-    np.testing.assert_allclose(
-        got, networks.stitched(source.x_s, x), atol=1e-5
-    )  # no lip normalisation on top
+    np.testing.assert_allclose(got, networks.stitched(source.x_s, x), atol=1e-5)  # no lip normalisation on top
     assert np.abs(got[1] - got[0]).max() > 1e-3
 
 
@@ -188,9 +176,48 @@ def test_motion_from_parts_holds_still_where_a_part_is_omitted(networks, source)
     lips[1:, 19, 1] = 0.05  # e.g. an audio driver's lip-keypoint change
     motion = liveportrait_motion(25, lips)
     assert space_of(motion) == LIVEPORTRAIT and motion.relative
-    x_d = driving_keypoints(
-        networks, source, motion, LivePortraitOptions(stitching=False, normalize_lip=False)
-    )
+    x_d = driving_keypoints(networks, source, motion, LivePortraitOptions(stitching=False, normalize_lip=False))
     np.testing.assert_allclose(x_d[0], source.x_s[0], atol=1e-6)
     moved = np.abs(x_d[2] - source.x_s[0]).sum(-1) > 1e-6
     assert np.flatnonzero(moved).tolist() == [19]
+
+
+def test_driving_video_file(networks, assets_dir, tmp_path):
+    """A short clip of LivePortrait's own driving video d0 (square, so used uncropped, as LivePortrait does)."""
+    from voxportrait.media import VideoWriter, read_frames
+    from voxportrait.neural.liveportrait.driving import extract_liveportrait_motion_from_video
+
+    source = assets_dir / "KwaiVGI__LivePortrait" / "assets__examples__driving__d0.mp4"
+    frames = [f.image for f, _ in zip(read_frames(source), range(4), strict=False)]
+    clip = tmp_path / "clip.mp4"
+    with VideoWriter(clip, 25, crf=10) as writer:
+        for frame in frames:
+            writer.write(frame)
+    plain = extract_liveportrait_motion_from_video(clip, networks)
+    assert len(plain) == 4 and plain.fps == 25 and plain.relative
+    np.testing.assert_allclose(plain.extras["lp_rotation"][0], np.eye(3), atol=1e-6)
+    lipped = extract_liveportrait_motion_from_video(clip, networks, lip_retargeting=True)
+    others = [i for i in range(21) if i not in LIP_KEYPOINTS]
+    np.testing.assert_allclose(lipped.extras["lp_exp"][:, others], plain.extras["lp_exp"][:, others], atol=1e-6)
+    assert (lipped.extras["lp_exp"][:, list(LIP_KEYPOINTS)] == 0).all()
+    lip = lipped.extras["lp_lip_ratio"][:, 0]
+    assert ((lip >= 0) & (lip < 0.5)).all()  # a talking mouth: closed to half open
+    cropped = extract_liveportrait_motion_from_video(clip, networks, crop=True)
+    assert not np.allclose(cropped.extras["lp_exp"], plain.extras["lp_exp"], atol=1e-4)  # another framing
+
+
+def test_a_real_portrait_prepares_with_plausible_ratios(networks):
+    """The portrait's eye and lip ratios come from voxportrait.face's mesh (open eyes, a smile)."""
+    from pathlib import Path
+
+    from voxportrait.face import analyze_portrait
+    from voxportrait.neural.liveportrait.renderer import LivePortraitRenderer
+
+    subject = analyze_portrait(Path(__file__).resolve().parents[3] / "examples" / "portrait.png")
+    renderer = LivePortraitRenderer(networks)
+    source = renderer.prepare(subject)
+    assert ((source.eye_ratios > 0.15) & (source.eye_ratios < 0.6)).all(), source.eye_ratios
+    assert 0 <= source.lip_ratio < 0.3, source.lip_ratio  # 0.14: a smile with parted lips
+    assert renderer.prepare(subject) is source  # computed once per portrait
+    lp = expression_to_liveportrait(_expression_motion(jaw_open=[0.0, 1.0]), subject.landmarks.mesh)
+    assert 0.3 < lp.extras["lp_lip_ratio"][1, 0] - lp.extras["lp_lip_ratio"][0, 0] < 1.0

@@ -28,15 +28,10 @@ def test_state_dict_keys_and_shapes_equal_the_manifest(net):
 def test_stitching_key_map_round_trips_the_nested_layout(networks):
     nested = networks.checkpoints()["stitching_retargeting_module"]
     assert set(nested) == {"retarget_shoulder", "retarget_mouth", "retarget_eye"}
-    assert (
-        "module.mlp.10.weight" in nested["retarget_eye"]
-        and "module.mlp.8.weight" not in nested["retarget_mouth"]
-    )
+    assert "module.mlp.10.weight" in nested["retarget_eye"] and "module.mlp.8.weight" not in nested["retarget_mouth"]
     flat = state_dict_from_checkpoint(nested)
     assert flat.keys() == networks.stitching_retargeting_module.state_dict().keys()
-    without_prefix = {
-        top: {k.removeprefix("module."): v for k, v in sd.items()} for top, sd in nested.items()
-    }
+    without_prefix = {top: {k.removeprefix("module."): v for k, v in sd.items()} for top, sd in nested.items()}
     assert state_dict_from_checkpoint(without_prefix).keys() == flat.keys()
 
 
@@ -97,9 +92,5 @@ def test_stitching_and_retargeting(networks, io):
             out = getattr(s, name)(torch.from_numpy(d[f"{name}_mlp_in_batch"])).numpy()
             assert_close(out, d[f"{name}_mlp_out_batch"], f"{name} MLP")
     assert_close(networks.stitched(d["kp_source"], d["kp_driving"]), d["stitching_result"], "stitching")
-    assert_close(
-        networks.retarget_lip(d["kp_source"], d["lip_ratio"]), d["retarget_lip_delta"], "lip delta (np)"
-    )
-    np.testing.assert_allclose(
-        np.concatenate([d["kp_source"].reshape(1, -1), d["lip_ratio"]], 1), d["lip_feat"]
-    )
+    assert_close(networks.retarget_lip(d["kp_source"], d["lip_ratio"]), d["retarget_lip_delta"], "lip delta (np)")
+    np.testing.assert_allclose(np.concatenate([d["kp_source"].reshape(1, -1), d["lip_ratio"]], 1), d["lip_feat"])

@@ -65,20 +65,14 @@ def test_missing_file_names_the_file_the_path_and_the_source(tmp_path, no_other_
 def test_missing_stitching_file_is_named(published_weights_dir, tmp_path, no_other_weights):
     partial = tmp_path / "partial"
     (partial / "liveportrait").mkdir(parents=True)
-    (partial / "liveportrait" / "base_models").symlink_to(
-        published_weights_dir / "liveportrait" / "base_models"
-    )
+    (partial / "liveportrait" / "base_models").symlink_to(published_weights_dir / "liveportrait" / "base_models")
     with pytest.raises(MissingWeights) as err:
         load_liveportrait_networks(partial, device="cpu")
     assert "stitching_retargeting_module.pth" in str(err.value)
-    assert str(partial / "liveportrait" / "retargeting_models" / "stitching_retargeting_module.pth") in str(
-        err.value
-    )
+    assert str(partial / "liveportrait" / "retargeting_models" / "stitching_retargeting_module.pth") in str(err.value)
 
 
-def test_a_checkpoint_of_another_network_is_refused_clearly(
-    published_weights_dir, tmp_path, no_other_weights
-):
+def test_a_checkpoint_of_another_network_is_refused_clearly(published_weights_dir, tmp_path, no_other_weights):
     wrong = tmp_path / "wrong"
     for sub in ("base_models", "retargeting_models"):
         (wrong / "liveportrait" / sub).mkdir(parents=True)
@@ -86,12 +80,8 @@ def test_a_checkpoint_of_another_network_is_refused_clearly(
         (wrong / path.relative_to(published_weights_dir)).symlink_to(path)
     base = wrong / "liveportrait" / "base_models"
     (base / "warping_module.pth").unlink()
-    (base / "warping_module.pth").symlink_to(
-        published_weights_dir / "liveportrait/base_models/spade_generator.pth"
-    )
-    with pytest.raises(
-        MissingWeights, match="warping_module.pth.*does not hold LivePortrait's warping_module"
-    ):
+    (base / "warping_module.pth").symlink_to(published_weights_dir / "liveportrait/base_models/spade_generator.pth")
+    with pytest.raises(MissingWeights, match="warping_module.pth.*does not hold LivePortrait's warping_module"):
         load_liveportrait_networks(wrong, device="cpu")
 
 
