@@ -16,6 +16,7 @@ _EXPORTS = {
     "LivePortraitRenderer": "renderer",
     "build_liveportrait_renderer": "renderer",
     "extract_liveportrait_motion": "driving",
+    "extract_liveportrait_motion_from_video": "driving",
     "ExpressionMapping": "motion",
     "expression_to_liveportrait": "motion",
     "motion_from_keypoint_info": "motion",
