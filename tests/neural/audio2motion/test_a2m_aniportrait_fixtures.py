@@ -39,16 +39,12 @@ def ref(fixtures_dir):
 
 @pytest.fixture(scope="module")
 def a2m(tmp_path_factory, fixtures_dir):
-    return _load(
-        tmp_path_factory, fixtures_dir, "aniportrait_audio2mesh", Audio2Mesh(initialize_encoder=False)
-    )
+    return _load(tmp_path_factory, fixtures_dir, "aniportrait_audio2mesh", Audio2Mesh(initialize_encoder=False))
 
 
 @pytest.fixture(scope="module")
 def a2p(tmp_path_factory, fixtures_dir):
-    return _load(
-        tmp_path_factory, fixtures_dir, "aniportrait_audio2pose", Audio2Pose(initialize_encoder=False)
-    )
+    return _load(tmp_path_factory, fixtures_dir, "aniportrait_audio2pose", Audio2Pose(initialize_encoder=False))
 
 
 def _check_keys(net, m):
@@ -82,9 +78,7 @@ def test_wav2vec2_feature_path(a2m, ref):
     x = torch.from_numpy(ref["input_values"])[None]
     seq_len = int(ref["seq_len"])
     with torch.no_grad():
-        conv = encoders.resample_frames(
-            encoders.conv_features(net.audio_encoder, x), seq_len, align_corners=True
-        )
+        conv = encoders.resample_frames(encoders.conv_features(net.audio_encoder, x), seq_len, align_corners=True)
         last = encoders.transformer_states(net.audio_encoder, conv)
         mean13 = encoders.transformer_states(net.audio_encoder, conv, all_layers=True)
     np.testing.assert_allclose(conv.numpy(), ref["w2v_extract_features_interp"], rtol=1e-4, atol=1e-5)

@@ -80,23 +80,16 @@ def test_other_schedules(ref, mode):
     _, d = ref
     s = DiffusionSchedule(50, mode)
     np.testing.assert_allclose(s.alpha_bars.numpy(), d[f"sched_{mode}50_alpha_bars"], rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(
-        s.sigmas_inflex.numpy(), d[f"sched_{mode}50_sigmas_inflex"], rtol=1e-5, atol=1e-7
-    )
+    np.testing.assert_allclose(s.sigmas_inflex.numpy(), d[f"sched_{mode}50_sigmas_inflex"], rtol=1e-5, atol=1e-7)
 
 
 def test_denoiser_forward(model, ref):
     _, d = ref
-    t = {
-        k: torch.from_numpy(d[k])
-        for k in ("motion_feat", "audio_feat", "prev_motion_feat", "prev_audio_feat")
-    }
+    t = {k: torch.from_numpy(d[k]) for k in ("motion_feat", "audio_feat", "prev_motion_feat", "prev_audio_feat")}
     step = torch.from_numpy(d["step"])
     with torch.no_grad():
         emb = model.denoising_net.step_embedding(step)
-        out = model.denoising_net(
-            t["motion_feat"], t["audio_feat"], t["prev_motion_feat"], t["prev_audio_feat"], step
-        )
+        out = model.denoising_net(t["motion_feat"], t["audio_feat"], t["prev_motion_feat"], t["prev_audio_feat"], step)
     np.testing.assert_allclose(emb.numpy(), d["diff_step_embedding"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out.numpy(), d["denoise_out"], rtol=1e-4, atol=1e-4)
 

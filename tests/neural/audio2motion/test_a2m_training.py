@@ -76,7 +76,5 @@ def test_debug_config_learns_and_resumes(data, tmp_path, driver):
 def test_overfit_clip_mouth_from_audio(data, tmp_path):
     from training.overfit import overfit
 
-    result = overfit(
-        data, "rizkiarm__LipNet__evaluation__samples__GRID__brbk7n", tmp_path / "overfit", steps=150
-    )
+    result = overfit(data, "rizkiarm__LipNet__evaluation__samples__GRID__brbk7n", tmp_path / "overfit", steps=150)
     assert result["mouth_r"] >= 0.9, result

@@ -50,9 +50,7 @@ def biased_causal_mask(n_heads: int, max_seq_len: int, period: int) -> torch.Ten
     """(n_heads, L, L) float self-attention mask: -inf above the diagonal, -slope * distance (in periods)
     below."""
     slopes = torch.tensor(alibi_slopes(n_heads))
-    bias = (
-        torch.arange(start=0, end=max_seq_len, step=period).unsqueeze(1).repeat(1, period).view(-1) // period
-    )
+    bias = torch.arange(start=0, end=max_seq_len, step=period).unsqueeze(1).repeat(1, period).view(-1) // period
     bias = -torch.flip(bias, dims=[0])
     alibi = torch.zeros(max_seq_len, max_seq_len)
     for i in range(max_seq_len):

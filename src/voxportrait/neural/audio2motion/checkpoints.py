@@ -56,9 +56,7 @@ def read_joyvasa_checkpoint(path: str | os.PathLike) -> tuple[JoyVASAConfig, dic
     return JoyVASAConfig.from_checkpoint_args(values), rename_legacy_weight_norm(dict(ckpt["model"]))
 
 
-def write_joyvasa_checkpoint(
-    path: str | os.PathLike, model: nn.Module, args: Mapping, iteration: int
-) -> None:
+def write_joyvasa_checkpoint(path: str | os.PathLike, model: nn.Module, args: Mapping, iteration: int) -> None:
     """Save in the published format (readable by JoyVASA's own loader), via a temporary file."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     _atomic_torch_save({"args": argparse.Namespace(**args), "model": state, "iter": int(iteration)}, path)

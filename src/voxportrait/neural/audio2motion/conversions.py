@@ -1,24 +1,26 @@
 """Pure numpy conversions from the neural drivers' raw outputs to ``Motion`` (no torch).
 
 JoyVASA -> LivePortrait space: the 70-dim motion is de-normalised with ``motion_template.pkl`` (expression by
-mean/std, the rest by min/max, as JoyVASA's ``gen_motion_sequence``) and stored as LivePortrait's relative
-deltas (frame i against frame 0, as a driving video is; see motion/spaces.py).
+mean/std, the rest by min/max, as JoyVASA's ``gen_motion_sequence``) and handed to the LivePortrait renderer's own
+conversion (neural/liveportrait/motion.py), which stores it as LivePortrait's relative deltas (frame i against
+frame 0, as a driving video is; see motion/spaces.py).
 
-AniPortrait -> mesh space: the mesh offsets as they are (MediaPipe canonical metric space, centimetres, x to
-the image's right, y up, z towards the camera) plus the 6-D head pose mapped onto the standard pose fields.
-
-NOTE for the lead: ``lp_rotation_matrix`` repeats LivePortrait's camera math (``get_rotation_matrix``), which
-the LivePortrait renderer (branch ``lp``) also writes; keep one of the two when merging.
+AniPortrait -> mesh space: the mesh offsets, turned from MediaPipe's canonical axes (x to the image's right, y up,
+z towards the camera; centimetres) to the project's canonical face axes (y down, z away from the camera; ~cm,
+face/pose.py), plus the 6-D head pose mapped onto the standard pose fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
 
 from ...types import Motion
+from ..liveportrait.camera import KeypointInfo
+from ..liveportrait.motion import motion_from_keypoint_info
 
 LP_KEYPOINTS = 21
 JOYVASA_DIM = 70  # exp 63 | scale 1 | t 3 | pitch, yaw, roll (degrees)
@@ -51,9 +53,7 @@ def normalize_joyvasa(parts: Mapping[str, np.ndarray], template: Mapping[str, np
 
     def unminmax(x: np.ndarray, name: str) -> np.ndarray:
         span = tp[f"max_{name}"] - tp[f"min_{name}"]
-        return (np.asarray(x, np.float64).reshape(len(x), -1) - tp[f"min_{name}"]) / np.where(
-            span == 0, 1, span
-        )
+        return (np.asarray(x, np.float64).reshape(len(x), -1) - tp[f"min_{name}"]) / np.where(span == 0, 1, span)
 
     exp = np.asarray(parts["exp"], np.float64).reshape(len(parts["exp"]), 63)
     std = np.where(tp["std_exp"] == 0, 1, tp["std_exp"])
@@ -72,23 +72,6 @@ def motion_template(parts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         out[f"min_{name}"], out[f"max_{name}"] = flat.min(0), flat.max(0)
         out[f"abs_max_{name}"] = np.abs(flat).max(0)
     return {k: v.astype(np.float32) for k, v in out.items()}
-
-
-def lp_rotation_matrix(pitch_deg: np.ndarray, yaw_deg: np.ndarray, roll_deg: np.ndarray) -> np.ndarray:
-    """(T,) x 3 degrees -> (T, 3, 3) LivePortrait's R = (Rz Ry Rx)^T, applied to row-vector keypoints (kp @
-    R)."""
-    x, y, z = (np.radians(np.asarray(a, np.float64)) for a in (pitch_deg, yaw_deg, roll_deg))
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    rx = np.stack([one, zero, zero, zero, np.cos(x), -np.sin(x), zero, np.sin(x), np.cos(x)], -1).reshape(
-        -1, 3, 3
-    )
-    ry = np.stack([np.cos(y), zero, np.sin(y), zero, one, zero, -np.sin(y), zero, np.cos(y)], -1).reshape(
-        -1, 3, 3
-    )
-    rz = np.stack([np.cos(z), -np.sin(z), zero, np.sin(z), np.cos(z), zero, zero, zero, one], -1).reshape(
-        -1, 3, 3
-    )
-    return np.transpose(rz @ ry @ rx, (0, 2, 1)).astype(np.float32)
 
 
 def ema(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -124,36 +107,22 @@ def resample_time(x: np.ndarray, src_fps: float, dst_fps: float, frames: int) ->
 
 
 def lp_motion(parts: Mapping[str, np.ndarray], fps: Fraction) -> Motion:
-    """Absolute LivePortrait motion parts (T frames) -> a relative LivePortrait-space Motion.
-
-    extras: lp_exp = exp_i - exp_0, lp_rotation = R_i R_0^T, lp_t = t_i - t_0 (tz = 0, as LivePortrait drops
-    it), lp_scale = scale_i / scale_0, and ``lp_exp_abs`` = exp_i (JoyVASA's renderer takes the six lip
-    keypoints 6, 12, 14, 17, 19, 20 absolutely). Standard fields: angle changes in degrees (LivePortrait's
-    pitch/yaw/roll signs are taken to match types.py's: roll clockwise, yaw to the image's right, pitch
-    chin-up), translation in crop fractions (LivePortrait's keypoint space spans 2 crop widths), scale ratio;
-    expression coefficients zero.
-    """
+    """Absolute LivePortrait motion parts (T frames; pitch/yaw/roll in LivePortrait's degrees) -> a relative
+    LivePortrait-space Motion (every frame against frame 0), plus ``lp_exp_abs`` = the absolute expression
+    (T, 21, 3), since JoyVASA's own renderer takes the six lip keypoints 6, 12, 14, 17, 19, 20 absolutely."""
+    t = len(parts["exp"])
     exp = np.asarray(parts["exp"], np.float32)
-    rot = lp_rotation_matrix(parts["pitch"], parts["yaw"], parts["roll"])
-    t = np.asarray(parts["t"], np.float32).copy()
-    t[:, 2] = 0.0
-    scale = np.asarray(parts["scale"], np.float32)
-    angles = np.stack([parts["yaw"], parts["pitch"], parts["roll"]], axis=1).astype(np.float32)
-    still = Motion.still(len(exp), fps)
-    return Motion(
-        fps=fps,
-        rotation_deg=angles - angles[:1],
-        translation=(t - t[:1]) / 2.0,
-        scale=scale / scale[0],
-        expression=still.expression,
-        extras={
-            "lp_exp": exp - exp[:1],
-            "lp_rotation": (rot @ np.transpose(rot[:1], (0, 2, 1))).astype(np.float32),
-            "lp_t": t - t[:1],
-            "lp_scale": (scale / scale[0])[:, None],
-            "lp_exp_abs": exp,
-        },
+    info = KeypointInfo(
+        pitch=np.asarray(parts["pitch"], np.float32),
+        yaw=np.asarray(parts["yaw"], np.float32),
+        roll=np.asarray(parts["roll"], np.float32),
+        t=np.asarray(parts["t"], np.float32),
+        exp=exp,
+        scale=np.asarray(parts["scale"], np.float32),
+        kp=np.zeros((t, LP_KEYPOINTS, 3), np.float32),
     )
+    motion = motion_from_keypoint_info(info, fps, reference="first")
+    return replace(motion, extras={**motion.extras, "lp_exp_abs": exp})
 
 
 def mesh_motion(mesh_offsets: np.ndarray, pose: np.ndarray, fps: Fraction) -> Motion:

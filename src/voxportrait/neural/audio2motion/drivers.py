@@ -192,9 +192,7 @@ class AniPortraitDriver:
         return np.concatenate(out).astype(np.float32)
 
 
-def find_encoder_folder(
-    kind: str, audio_encoder: str | Path | None, driver_weights: str | Path | None
-) -> Path | None:
+def find_encoder_folder(kind: str, audio_encoder: str | Path | None, driver_weights: str | Path | None) -> Path | None:
     """The encoder folder: ``audio_encoder`` if given, else a published folder name under the weights
     roots."""
     if audio_encoder is not None:
@@ -235,9 +233,7 @@ def _load(
 ) -> None:
     """Checkpoint weights into ``model``; the encoder's from its folder when the checkpoint lacks them."""
     if not apply_state(model, state, str(source), ignored, computed):
-        encoders.load_encoder_weights(
-            model.audio_encoder, encoders.encoder_state_from_folder(folder), str(folder)
-        )
+        encoders.load_encoder_weights(model.audio_encoder, encoders.encoder_state_from_folder(folder), str(folder))
 
 
 def build_joyvasa_driver(

@@ -173,9 +173,7 @@ def normalize_waveform(samples: np.ndarray) -> np.ndarray:
 
 def resample_frames(x: torch.Tensor, frames: int, align_corners: bool) -> torch.Tensor:
     """(B, T, C) -> (B, frames, C) by linear interpolation along time."""
-    return F.interpolate(
-        x.transpose(1, 2), size=frames, mode="linear", align_corners=align_corners
-    ).transpose(1, 2)
+    return F.interpolate(x.transpose(1, 2), size=frames, mode="linear", align_corners=align_corners).transpose(1, 2)
 
 
 def conv_features(encoder: nn.Module, waveform: torch.Tensor) -> torch.Tensor:
@@ -187,9 +185,7 @@ def transformer_states(encoder: nn.Module, features: torch.Tensor, all_layers: b
     """(B, T, 512) conv frames -> (B, T, 768) last hidden state, or the mean of the 13 hidden states
     (the transformer's input after its layer norm, then each layer's output) when ``all_layers``."""
     projected = encoder.feature_projection(features)
-    hidden = (
-        projected[0] if isinstance(projected, tuple) else projected
-    )  # wav2vec2 also returns the normed input
+    hidden = projected[0] if isinstance(projected, tuple) else projected  # wav2vec2 also returns the normed input
     body = encoder.encoder
     hidden = hidden + body.pos_conv_embed(hidden)
     hidden = body.dropout(body.layer_norm(hidden))

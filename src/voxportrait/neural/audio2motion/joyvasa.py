@@ -160,9 +160,7 @@ class DenoisingNetwork(nn.Module):
             batch_first=True,
         )
         self.transformer = nn.TransformerDecoder(layer, num_layers=c.n_layers)
-        self.register_buffer(
-            "alignment_mask", alignment_mask(c.n_prev_motions + c.n_motions, c.align_mask_width)
-        )
+        self.register_buffer("alignment_mask", alignment_mask(c.n_prev_motions + c.n_motions, c.align_mask_width))
         self.motion_dec = nn.Sequential(
             nn.Linear(c.feature_dim, c.feature_dim // 2),
             nn.GELU(),

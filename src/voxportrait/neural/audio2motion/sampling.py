@@ -127,9 +127,7 @@ def sample_windows(
     n_windows = window_count(audio.shape[0], w)
     padded = audio.new_zeros(n_windows * w)
     padded[: audio.shape[0]] = audio
-    motion_at_t = torch.randn(
-        (1, c.n_motions, c.motion_feat_dim), generator=generator, device=generator.device
-    )
+    motion_at_t = torch.randn((1, c.n_motions, c.motion_feat_dim), generator=generator, device=generator.device)
     noise = generator_noise(generator)
     prev_motion = prev_audio = None
     parts = []
@@ -145,9 +143,7 @@ def sample_windows(
 
 
 @torch.no_grad()
-def autoregressive_pose(
-    model: Audio2Pose, memory: torch.Tensor, seq_len: int, identity: torch.Tensor
-) -> torch.Tensor:
+def autoregressive_pose(model: Audio2Pose, memory: torch.Tensor, seq_len: int, identity: torch.Tensor) -> torch.Tensor:
     """(N, seq_len, 512) audio memory -> (N, seq_len, 6) poses; the output of the last of seq_len passes, each
     over the growing prefix (a zero pose first, then each pass's newest prediction)."""
     n = memory.shape[0]

@@ -13,9 +13,7 @@ from torch import nn
 MODES = ("linear", "quadratic", "sigmoid", "cosine")
 
 
-def make_betas(
-    num_steps: int, mode: str, beta_1: float = 1e-4, beta_t: float = 0.02, s: float = 0.008
-) -> torch.Tensor:
+def make_betas(num_steps: int, mode: str, beta_1: float = 1e-4, beta_t: float = 0.02, s: float = 0.008) -> torch.Tensor:
     """(num_steps + 1,) betas with beta_0 = 0 prepended."""
     if mode == "linear":
         betas = torch.linspace(beta_1, beta_t, num_steps)
