@@ -238,8 +238,9 @@ def region_masks(points: np.ndarray) -> dict[str, np.ndarray]:
     iod = EYE_DISTANCE_UNITS
 
     def around(c: np.ndarray) -> np.ndarray:
-        d = np.hypot((x - c[0, 0]) / 1.0, (y - c[0, 1]) / 0.8)
-        return 1 - smoothstep(d, 0.9 * eye_w, 1.6 * eye_w)
+        # the lids and the skin just around them; the brows above stay (a blink is not a frown)
+        d = np.hypot(x - c[0, 0], (y - c[0, 1]) / 0.6)
+        return 1 - smoothstep(d, 0.6 * eye_w, 1.1 * eye_w)
 
     return {
         "mouth": smoothstep(y, -0.15 * iod, 0.25 * iod),

@@ -5,6 +5,8 @@ downloads). ``Compositor`` puts any renderer's crop frames back into the full ph
 background; ``render_video_frames`` is what api.py calls for final frames.
 """
 
+from .composite import Compositor, at_size
 from .cpu import CpuRenderer
+from .frames import render_video_frames
 
-__all__ = ["CpuRenderer"]
+__all__ = ["Compositor", "CpuRenderer", "at_size", "render_video_frames"]

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 NAME = "cpu"
 CHUNK = 64                  # frames of geometry computed at a time (memory stays flat for long clips)
-REFINE_MIN_MOVE_PX = 0.3    # a mouth or eye region moving less than this keeps the coarse warp
-REFINE_MARGIN = 0.3         # exact-warp boxes reach this fraction of the region's width around it
+REFINE_MIN_MOVE_PX = 0.5    # a mouth or eye deforming less than this (crop pixels) keeps the coarse warp
+REFINE_MARGIN = 0.2         # exact-warp boxes reach this fraction of the region's width around it
 
 
 @dataclass(frozen=True)
@@ -147,47 +147,58 @@ def _box(points: np.ndarray, margin: float, shape: tuple[int, int]) -> tuple[int
     return max(int(x0), 0), max(int(y0), 0), min(int(x1), shape[1]), min(int(y1), shape[0])
 
 
+def _non_rigid(source: np.ndarray, target: np.ndarray) -> float:
+    """How far (pixels) points (P, 2) moved other than by one affine map: a region that only moves with the
+    head keeps the coarse warp."""
+    a = np.concatenate([source, np.ones((len(source), 1))], 1)
+    m, *_ = np.linalg.lstsq(a, target, rcond=None)
+    return float(np.abs(a @ m - target).max())
+
+
+REFINED = (tp.MOUTH_OUTLINE + tp.MOUTH_OPENING, tp.RIGHT_EYE_OPENING, tp.LEFT_EYE_OPENING)
+
+
 def render_frame(setup: FaceSetup, canvas: Canvas, geometry: geo.FaceFrames, i: int, gaze: np.ndarray,
                  blinks: dict[str, float], matte: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Frame ``i`` of ``geometry`` drawn on ``canvas``: (H, W, 3) uint8 and the warped ``matte`` (or None)."""
     layout = setup.layout
     outer = layout.source[tp.NUM_POINTS + geometry.ring.shape[1]:]
     target = np.concatenate([geometry.mesh[i, :, :2], geometry.ring[i], outer])
-    ring_depth = np.full(len(geometry.ring[i]), np.inf)
-    depth = np.concatenate([geometry.mesh[i, :, 2], ring_depth, np.full(len(outer), np.inf)])
-    field = wp.backward_field(layout, target, depth)
+    depth = np.concatenate([geometry.mesh[i, :, 2], np.full(len(target) - tp.NUM_POINTS, np.inf)])
+    warp = wp.frame_warp(layout, target, depth)
     frame = canvas.image.copy()
     warped_matte = None if matte is None else matte.copy()
-    if field is None and np.abs(gaze).max() < ey.MIN_GAZE:
+    if warp is None and np.abs(gaze).max() < ey.MIN_GAZE:
         return frame, warped_matte
     m = canvas.matrix
     x0, y0, x1, y1 = canvas.roi
     roi_matrix = m.copy()
     roi_matrix[:, 2] -= [x0, y0]
     mesh = geometry.mesh[i, :, :2] @ m[:, :2].T + m[:, 2]
-    if field is None:
-        map_x, map_y = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
+    local_mesh = mesh - [x0, y0]
+    source_mesh = canvas.mesh - [x0, y0]
+    roi_shape = (y1 - y0, x1 - x0)
+    if warp is None:
+        maps = wp.identity_map(*roi_shape)
     else:
-        map_x, map_y = wp.canvas_maps(field, layout, roi_matrix, (y1 - y0, x1 - x0))
-        moved = np.abs(mesh - canvas.mesh).max(1) > REFINE_MIN_MOVE_PX * canvas.scale
-        roi_shape = (y1 - y0, x1 - x0)
-        for contour in (tp.MOUTH_OUTLINE, tp.RIGHT_EYE_OPENING, tp.LEFT_EYE_OPENING):
-            if moved[list(contour)].any():
-                pts = np.concatenate([mesh[list(contour)], canvas.mesh[list(contour)]]) - [x0, y0]
-                wp.refine_maps(map_x, map_y, layout, target, depth, roi_matrix, _box(pts, REFINE_MARGIN, roi_shape))
+        maps = wp.canvas_maps(wp.backward_field(warp), layout, roi_matrix, roi_shape)
+        for contour in REFINED:
+            idx = list(contour)
+            if _non_rigid(source_mesh[idx], local_mesh[idx]) > REFINE_MIN_MOVE_PX * canvas.scale:
+                pts = np.concatenate([local_mesh[idx], source_mesh[idx]])
+                wp.refine_maps(maps, warp, roi_matrix, _box(pts, REFINE_MARGIN, roi_shape))
         src = canvas.image[y0:y1, x0:x1]
-        frame[y0:y1, x0:x1] = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        frame[y0:y1, x0:x1] = cv2.remap(src, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if warped_matte is not None:
-            warped_matte[y0:y1, x0:x1] = cv2.remap(matte[y0:y1, x0:x1], map_x, map_y, cv2.INTER_LINEAR,
+            warped_matte[y0:y1, x0:x1] = cv2.remap(matte[y0:y1, x0:x1], maps, None, cv2.INTER_LINEAR,
                                                    borderMode=cv2.BORDER_REPLICATE)
     region = frame[y0:y1, x0:x1]
-    local_mesh = mesh - [x0, y0]
     head = geometry.head[i].copy()
     head[:2] = roi_matrix[:, :2] @ head[:2]
     head[:2, 3] += roi_matrix[:, 2]
     px_per_unit = float(np.linalg.norm(head[:2, :3], axis=1).max())
     mo.draw_mouth(region, setup.mouth, local_mesh[list(tp.MOUTH_OPENING)], head, geometry.shapes[i],
                   float(geometry.jaw[i]), px_per_unit, setup.softness * canvas.scale)
-    ey.draw_gaze(region, canvas.eyes, local_mesh, canvas.mesh - [x0, y0], gaze, map_x, map_y, (x0, y0))
+    ey.draw_gaze(region, canvas.eyes, local_mesh, source_mesh, gaze, maps, (x0, y0))
     ey.draw_lash_lines(region, canvas.eyes, local_mesh, blinks, canvas.scale)
     return frame, warped_matte

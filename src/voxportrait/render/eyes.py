@@ -149,12 +149,12 @@ def _opening_mask(poly: np.ndarray, shape: tuple[int, int], origin: tuple[int, i
 
 
 def draw_gaze(out: np.ndarray, model: EyeModel, mesh: np.ndarray, source_mesh: np.ndarray, gaze: np.ndarray,
-              map_x: np.ndarray, map_y: np.ndarray, origin: tuple[int, int] = (0, 0)) -> None:
+              maps: np.ndarray, origin: tuple[int, int] = (0, 0)) -> None:
     """Move the irises of ``out`` (a warped region of the canvas, in place) by ``gaze`` (2,) = (gaze_x, gaze_y).
 
     ``origin``: where ``out`` starts in the canvas; ``mesh`` / ``source_mesh`` (468, 2): this frame's and the
-    photo's mesh in ``out``'s pixels; ``map_x``, ``map_y``: this frame's backward maps over ``out`` (in its
-    pixels), which warp the bare eyeball like the face.
+    photo's mesh in ``out``'s pixels; ``maps`` (h, w, 2): this frame's backward map over ``out`` (in its
+    pixels), which warps the bare eyeball like the face.
     """
     if np.abs(gaze).max() < MIN_GAZE:
         return
@@ -171,8 +171,8 @@ def draw_gaze(out: np.ndarray, model: EyeModel, mesh: np.ndarray, source_mesh: n
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         bx0, by0 = eye.box[0] - origin[0], eye.box[1] - origin[1]
-        bare = cv2.remap(eye.bare, map_x[y0:y1, x0:x1] - bx0, map_y[y0:y1, x0:x1] - by0, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+        local = maps[y0:y1, x0:x1] - np.array([bx0, by0], np.float32)
+        bare = cv2.remap(eye.bare, local, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # the iris: where the warp takes its photographed centre, then the gaze's offset
         centre = _warped_point(eye.iris_centre - origin, source_mesh, mesh, opening)
         centre = centre + half * (GAZE_X * gaze[0] * ux + GAZE_Y * gaze[1] * uy)
@@ -217,7 +217,7 @@ def draw_lash_lines(out: np.ndarray, model: EyeModel, mesh: np.ndarray, blinks: 
     the frame's blink coefficients; ``px_scale``: canvas pixels per crop pixel, for the blur)."""
     for _, _, upper, corners, name in EYES:
         b = float(blinks.get(name, 0.0))
-        strength = float(np.clip((b - 0.35) / 0.45, 0, 1))
+        strength = float(np.clip((b - 0.55) / 0.35, 0, 1))
         if strength <= 0:
             continue
         curve = mesh[list(upper)]

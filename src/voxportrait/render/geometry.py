@@ -29,6 +29,9 @@ from ..types import FaceLandmarks, Motion
 # z away from the camera): level with the ears, a little below the eyes, deep in the head where the neck
 # carries it.
 PIVOT = np.array([0.0, 1.0, 7.0])
+# For the head's motion, nothing lies deeper than this (canonical units; the cheeks are at ~2-3, the
+# mesh's outline at the ears at ~7): see face_frames.
+SIDE_DEPTH = 3.0
 # Ring points around the face (hair, ears, neck) follow the head; the neck's part follows it less.
 NECK_FOLLOW = 0.35
 # How lip and lid closure is shared between the two sides (the lower lip and the upper lid travel most).
@@ -134,19 +137,23 @@ def _gaps(shapes: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
     return shapes[:, [b for _, b in pairs], 1] - shapes[:, [a for a, _ in pairs], 1]
 
 
-def _close(shapes: np.ndarray, pairs, amount: np.ndarray, upper_share: float,
-           outer_pairs=None, outer_share: float = 0.0) -> None:
-    """Close the gaps of ``pairs`` (upper, lower) in place by ``amount`` (T,) in [0, 1] (1: they meet),
-    moving the upper point by ``upper_share`` of the way; ``outer_pairs`` (the outer lip contour) follow
-    by ``outer_share`` so the lips keep their thickness."""
-    gap = np.maximum(_gaps(shapes, pairs), 0.0) * amount[:, None]
+def _shift_pairs(shapes: np.ndarray, pairs, amount: np.ndarray, upper_share: float,
+                 outer_pairs=None, outer_share: float = 0.0) -> None:
+    """Narrow the gaps of ``pairs`` (upper, lower) by ``amount`` (T, P) in place (negative widens), the upper
+    point taking ``upper_share`` of the way; ``outer_pairs`` (the outer lip contour) follow by
+    ``outer_share`` so the lips keep their thickness."""
     up = [a for a, _ in pairs]
     down = [b for _, b in pairs]
-    shapes[:, up, 1] += gap * upper_share
-    shapes[:, down, 1] -= gap * (1 - upper_share)
+    shapes[:, up, 1] += amount * upper_share
+    shapes[:, down, 1] -= amount * (1 - upper_share)
     if outer_pairs is not None:
-        shapes[:, [a for a, _ in outer_pairs], 1] += gap * upper_share * outer_share
-        shapes[:, [b for _, b in outer_pairs], 1] -= gap * (1 - upper_share) * outer_share
+        shapes[:, [a for a, _ in outer_pairs], 1] += amount * upper_share * outer_share
+        shapes[:, [b for _, b in outer_pairs], 1] -= amount * (1 - upper_share) * outer_share
+
+
+def _close(shapes: np.ndarray, pairs, amount: np.ndarray, upper_share: float) -> None:
+    """Close the gaps of ``pairs`` in place by ``amount`` (T,) in [0, 1] (1: they meet)."""
+    _shift_pairs(shapes, pairs, np.maximum(_gaps(shapes, pairs), 0.0) * amount[:, None], upper_share)
 
 
 def deform(rig: HeadRig, motion: Motion, basis: ExpressionBasis | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -157,14 +164,16 @@ def deform(rig: HeadRig, motion: Motion, basis: ExpressionBasis | None = None) -
     coeffs = np.stack([motion.expr(n).astype(np.float64) for n in basis.names], axis=1)      # (T, K)
     jaw_i = basis.names.index("jaw_open")
     close = np.clip(motion.expr("lip_close").astype(np.float64), 0.0, 1.0)
-    # lip_close takes back the commanded opening and the subject's own, through the jaw
+    flat = basis.displacement.reshape(len(basis.names), -1) * rig.unit
+    open_gaps = _gaps(rig.shape[None] + (coeffs @ flat).reshape(t, tp.NUM_POINTS, 3), LIP_COLUMNS)
+    # lip_close takes back the commanded opening and the subject's own through the jaw (the chin rises
+    # with it), then the inner lips are set exactly to (1 - lip_close) of the gap they would have had
     own = max(float(ms.mouth_opening(rig.shape)), 0.0) / JAW_UNIT_IOD
     jaw = coeffs[:, jaw_i] - close * (coeffs[:, jaw_i] + own)
     coeffs[:, jaw_i] = jaw
-    flat = basis.displacement.reshape(len(basis.names), -1) * rig.unit
     shapes = rig.shape[None] + (coeffs @ flat).reshape(t, tp.NUM_POINTS, 3)
-    # what the linear basis leaves open is closed exactly; lips never cross
-    _close(shapes, LIP_COLUMNS, close, LIP_CLOSE_UPPER_SHARE, OUTER_LIP_COLUMNS, 0.5)
+    excess = _gaps(shapes, LIP_COLUMNS) - (1 - close[:, None]) * open_gaps
+    _shift_pairs(shapes, LIP_COLUMNS, excess, LIP_CLOSE_UPPER_SHARE, OUTER_LIP_COLUMNS, 0.5)
     for name, pairs in LID_PAIRS.items():
         amount = np.clip(motion.expr(name).astype(np.float64), 0.0, 1.0)
         if amount.any():
@@ -176,10 +185,17 @@ def deform(rig: HeadRig, motion: Motion, basis: ExpressionBasis | None = None) -
                 shapes[:, ring, 1] = np.maximum(shapes[:, ring, 1], rig.shape[ring, 1] + follow * drop)
     lids = ((p, LID_CLOSE_UPPER_SHARE) for p in LID_PAIRS.values())
     for pairs, share in ((LIP_COLUMNS, LIP_CLOSE_UPPER_SHARE), *lids):
-        crossed = _gaps(shapes, pairs) < 0
-        if crossed.any():
-            _close(shapes, pairs, crossed.any(1).astype(np.float64), share)
+        _uncross(shapes, pairs, share, np.minimum(_gaps(rig.shape[None], pairs)[0], 0.0))
     return shapes, jaw
+
+
+def _uncross(shapes: np.ndarray, pairs, upper_share: float, floor: np.ndarray) -> None:
+    """Where a lower point lies above its upper partner by more than in the photo (``floor`` (P,), the
+    photo's own overlap, <= 0), move the two back to that, in place."""
+    over = np.minimum(_gaps(shapes, pairs) - floor, 0.0)
+    if over.any():
+        shapes[:, [a for a, _ in pairs], 1] += over * upper_share
+        shapes[:, [b for _, b in pairs], 1] -= over * (1 - upper_share)
 
 
 def head_transforms(rig: HeadRig, motion: Motion) -> np.ndarray:
@@ -206,6 +222,12 @@ def head_transforms(rig: HeadRig, motion: Motion) -> np.ndarray:
     return out
 
 
+def _flattened(points: np.ndarray) -> np.ndarray:
+    out = points.copy()
+    out[..., 2] = np.minimum(out[..., 2], SIDE_DEPTH)
+    return out
+
+
 def pose_points(head: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(T, N, 3) crop pixels of canonical points (T, N, 3) or (N, 3) through head transforms (T, 3, 4)."""
     return np.einsum("tij,tnj->tni", head[:, :, :3], np.broadcast_to(points, (len(head), *points.shape[-2:]))) \
@@ -216,8 +238,14 @@ def face_frames(rig: HeadRig, motion: Motion, basis: ExpressionBasis | None = No
     """Posed geometry for every frame of ``motion`` (see FaceFrames)."""
     shapes, jaw = deform(rig, motion, basis)
     head = head_transforms(rig, motion)
-    mesh = pose_points(head, shapes)
-    ring_moved = pose_points(head, rig.ring)[..., :2]
+    # the head's motion is computed on a face whose sides are pulled forward (depth capped): the mesh
+    # puts its outline at the ears' depth, far behind the cheeks, so a turn would slide the cheeks across
+    # whatever the photo shows at the outline (often hair) and stretch it; the skin's own depth still
+    # decides what is in front
+    mesh = rig.to_crop(shapes) + pose_points(head, _flattened(shapes)) - rig.to_crop(_flattened(shapes))
+    mesh[..., 2] = pose_points(head, shapes)[..., 2]
+    ring = _flattened(rig.ring)
+    ring_moved = (rig.to_crop(rig.ring) + pose_points(head, ring) - rig.to_crop(ring))[..., :2]
     ring_own = rig.to_crop(rig.ring)[:, :2]
     f = rig.ring_follow[None, :, None]
     ring = f * ring_moved + (1 - f) * ring_own

@@ -40,6 +40,9 @@ IVORY = np.array([0.93, 0.89, 0.82])
 CHEEK_RIGHT = (50, 101, 118, 117, 123, 187, 205)   # mesh points around each cheek's apple
 CHEEK_LEFT = (280, 330, 347, 346, 352, 411, 425)
 SHARP_PX = 0.85             # photo.softness_px of a sharp photo: the drawing's own anti-aliasing
+SEAM_FADE_IN = 0.15         # units of closing over which the seam line fades in
+SEAM_WIDTH = 0.09           # the closed lips' seam line, units
+SEAM_OPACITY = 0.6
 FADE_IN = 0.25              # units of opening change over which the drawn interior fades in
 MIN_OPEN_IOD = 0.04         # a photographed mouth more open than this shows its own interior
 
@@ -195,6 +198,9 @@ def draw_mouth(canvas: np.ndarray, model: MouthModel, lips_canvas: np.ndarray, h
     # lips leave a sliver of gap that must stay as it is)
     change = gap - model.source_gap
     weight = float(np.clip((abs(change) if model.source_open else change) / FADE_IN, 0, 1))
+    closing = float(np.clip(-change / SEAM_FADE_IN, 0, 1))
+    if closing > 0:
+        _draw_seam(canvas, model, lips_canvas, closing, px_per_unit, blur_px)
     if weight <= 0 or gap <= 0.01:
         return
     contour = smooth_contour(lips_canvas)
@@ -219,6 +225,37 @@ def draw_mouth(canvas: np.ndarray, model: MouthModel, lips_canvas: np.ndarray, h
     alpha = (alpha * weight)[..., None]
     patch = canvas[y0:y1, x0:x1].astype(np.float32)
     canvas[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + rgb * 255 * alpha + 0.5, 0, 255).astype(np.uint8)
+
+
+def _draw_seam(canvas: np.ndarray, model: MouthModel, lips_canvas: np.ndarray, strength: float,
+               px_per_unit: float, blur_px: float) -> None:
+    """A soft dark line where closing lips meet (the warp alone leaves a hard, stepped seam there)."""
+    n = len(tp.LIPS_INNER_UPPER)
+    upper = lips_canvas[:n]
+    lower = np.concatenate([lips_canvas[:1], lips_canvas[n:][::-1], lips_canvas[n - 1:n]])
+    line = catmull_rom((upper + lower) / 2, 6, closed=False)
+    half = np.full(len(line), SEAM_WIDTH * px_per_unit / 2)
+    half *= 0.3 + 0.7 * np.sin(np.linspace(0, np.pi, len(line))) ** 0.5
+    tangent = np.gradient(line, axis=0)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], 1)
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
+    poly = np.concatenate([line - normal * half[:, None], (line + normal * half[:, None])[::-1]])
+    h, w = canvas.shape[:2]
+    pad = int(np.ceil(half.max() + 3 * blur_px)) + 2
+    x0, y0 = np.floor(poly.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(poly.max(0)).astype(int) + pad
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    alpha = mask.astype(np.float32) / 255
+    if blur_px > 0.3:
+        alpha = cv2.GaussianBlur(alpha, (0, 0), blur_px)
+    alpha = (alpha * SEAM_OPACITY * strength)[..., None]
+    colour = model.cavity * 1.4 if model.tint is None else model.cavity.mean() * 1.4 * model.tint
+    region = canvas[y0:y1, x0:x1].astype(np.float32)
+    canvas[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + colour * 255 * alpha + 0.5, 0, 255).astype(np.uint8)
 
 
 def _interior(model: MouthModel, head: np.ndarray, x0: int, y0: int, x1: int, y1: int, lower_edge: float,

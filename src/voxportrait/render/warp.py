@@ -14,6 +14,7 @@ tear, and it is the identity wherever nothing moved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -117,7 +118,8 @@ def warp_layout(mesh: np.ndarray, ring_xy: np.ndarray, crop_size: int) -> WarpLa
     layout = WarpLayout(source=source, triangles=tri, region=region, crop_size=crop_size,
                         base_ids=np.full((GRID, GRID), -1, np.int32), neighbours=_neighbours(tri))
     depth = np.concatenate([mesh[:, 2], np.full(len(source) - len(mesh), np.inf)])
-    _, visible = _drawable(layout, source, depth, np.ones(len(source), bool))
+    # the photo's own warp (nothing moved) in painter's order gives each node its triangle
+    visible = frame_warp(layout, source, depth, min_move_px=-1.0).order
     ids = np.full((GRID, GRID), -1, np.int32)
     _rasterise(tri[visible], layout.to_grid(source), ids)
     layout.base_ids[ids >= 0] = visible[ids[ids >= 0]]
@@ -179,55 +181,69 @@ def _rasterise(triangles: np.ndarray, points: np.ndarray, ids: np.ndarray, bits:
 
 def _affines(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(W, 2, 3) affine maps taking triangles ``dst`` (W, 3, 2) to ``src`` (W, 3, 2), and (W,) the signed area
-    of ``dst`` (pixels^2)."""
-    d = np.concatenate([dst, np.ones(dst.shape[:2] + (1,))], axis=2)          # (W, 3, 3) rows [x y 1]
-    det = np.linalg.det(d)
+    of ``dst`` (pixels^2). A collapsed triangle gets the translation of its mean displacement."""
+    e1, e2 = dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]
+    f1, f2 = src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
     ok = np.abs(det) > 1e-6
-    # a collapsed triangle gets the translation of its mean displacement (it covers no node of its own)
-    m = np.zeros((len(d), 3, 2))
-    m[:, 0, 0] = m[:, 1, 1] = 1.0
-    m[:, 2, :] = (src - dst).mean(1)
-    # [x y 1] @ M = src for the three vertices -> M = inv(d) @ src, (W, 3, 2); A = M^T
-    m[ok] = np.linalg.inv(d[ok]) @ src[ok]
-    return np.transpose(m, (0, 2, 1)), det / 2
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    # A [e1 e2] = [f1 f2]  ->  A = [f1 f2] [e1 e2]^-1
+    i00, i01 = e2[:, 1] * inv_det, -e2[:, 0] * inv_det
+    i10, i11 = -e1[:, 1] * inv_det, e1[:, 0] * inv_det
+    out = np.zeros((len(dst), 2, 3))
+    out[:, :, 0] = f1 * i00[:, None] + f2 * i10[:, None]
+    out[:, :, 1] = f1 * i01[:, None] + f2 * i11[:, None]
+    out[~ok, 0, 0] = out[~ok, 1, 1] = 1.0
+    out[:, :, 2] = src[:, 0] - np.einsum("wij,wj->wi", out[:, :, :2], dst[:, 0])
+    out[~ok, :, 2] = (src[~ok] - dst[~ok]).mean(1)
+    return out, det / 2
 
 
-def _drawable(layout: WarpLayout, target: np.ndarray, depth: np.ndarray | None,
-              moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(affines (M, 2, 3) target -> source for every triangle, indices of the moved triangles to draw, in
-    painter's order: surroundings first, then far to near, an opening under the skin around it)."""
+@dataclass(frozen=True)
+class FrameWarp:
+    """One frame's warp: ``target`` (N, 2) control points (crop pixels), ``affine`` (M, 2, 3) each triangle's
+    map from its new place to its old, ``order`` the triangles facing the camera in painter's order
+    (surroundings first, then far to near, an opening under the skin around it), ``moved`` (M,) bool."""
+
+    layout: WarpLayout
+    target: np.ndarray
+    affine: np.ndarray
+    order: np.ndarray
+    moved: np.ndarray
+
+
+def frame_warp(layout: WarpLayout, target: np.ndarray, depth: np.ndarray | None = None,
+               min_move_px: float = 1e-3) -> FrameWarp | None:
+    """The warp for control points moved to ``target`` (N, 2); ``depth`` (N,) their distance from the camera
+    (smaller is nearer) decides which of two overlapping triangles shows (the cheek passing over the face's
+    outline as the head turns, the lips closing over the mouth opening). None when nothing moved."""
+    point_moved = np.abs(target - layout.source).max(1) > min_move_px
+    if not point_moved.any():
+        return None
     affine, area = _affines(layout.source[layout.triangles], target[layout.triangles])
     # a triangle turned away from the camera is hidden behind the ones facing it
-    drawable = np.flatnonzero(moved[layout.triangles].any(1) & (area > 0.05))
+    order = np.flatnonzero(area > 0.05)
     if depth is not None:
-        region = layout.region[drawable]
-        z = depth[layout.triangles[drawable]].mean(1) + OPENING_DEPTH * np.isin(region, OPENINGS)
+        region = layout.region[order]
+        z = depth[layout.triangles[order]].mean(1) + OPENING_DEPTH * np.isin(region, OPENINGS)
         z[np.isin(region, (AROUND, BAND))] = np.inf
-        drawable = drawable[np.argsort(-z, kind="stable")]
-    return affine, drawable
+        order = order[np.argsort(-z, kind="stable")]
+    return FrameWarp(layout, target, affine, order, point_moved[layout.triangles].any(1))
 
 
-def backward_field(layout: WarpLayout, target: np.ndarray, depth: np.ndarray | None = None,
-                   min_move_px: float = 1e-3) -> np.ndarray | None:
+def backward_field(warp: FrameWarp) -> np.ndarray:
     """(GRID, GRID, 2) float32: for each grid node, where its pixel comes from minus where it is (crop
-    pixels), for control points moved to ``target`` (N, 2); None when nothing moved.
-
-    ``depth`` (N,): the points' distance from the camera (smaller is nearer). Where triangles overlap (the
-    cheek passing over the face's outline as the head turns, the lips closing over the mouth opening) the
-    nearest is drawn last and shows: a painter's algorithm per triangle, surroundings first.
-    """
-    moved = np.abs(target - layout.source).max(1) > min_move_px
-    if not moved.any():
-        return None
-    affine, drawable = _drawable(layout, target, depth, moved)
+    pixels). Nodes no moved triangle covers keep the triangle they lie in in the photo."""
+    layout = warp.layout
+    drawn_tris = warp.order[warp.moved[warp.order]]
     drawn = np.full((GRID, GRID), -1, np.int32)
-    _rasterise(layout.triangles[drawable], layout.to_grid(target), drawn)
+    _rasterise(layout.triangles[drawn_tris], layout.to_grid(warp.target), drawn)
     ids = layout.base_ids.copy()
     hit = drawn >= 0
-    ids[hit] = drawable[drawn[hit]]
+    ids[hit] = drawn_tris[drawn[hit]]
     inside = ids >= 0
     field = np.zeros((GRID, GRID, 2), np.float32)
-    field[inside] = _apply(affine[ids[inside]], layout.grid_x[inside], layout.grid_y[inside])
+    field[inside] = _apply(warp.affine[ids[inside]], layout.grid_x[inside], layout.grid_y[inside])
     return field
 
 
@@ -239,9 +255,10 @@ def _apply(affine: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def refine_maps(map_x: np.ndarray, map_y: np.ndarray, layout: WarpLayout, target: np.ndarray,
-                depth: np.ndarray | None, crop_to_canvas: np.ndarray, box: tuple[int, int, int, int]) -> None:
-    """Replace the maps inside canvas pixels ``box`` (x0, y0, x1, y1) by the exact per-pixel warp, in place.
+def refine_maps(maps: np.ndarray, warp: FrameWarp, crop_to_canvas: np.ndarray,
+                box: tuple[int, int, int, int]) -> None:
+    """Replace the (h, w, 2) ``maps`` inside canvas pixels ``box`` (x0, y0, x1, y1) by the exact per-pixel
+    warp, in place.
 
     The coarse grid blurs the warp where neighbouring triangles stretch very differently (the lips as the
     mouth opens, the lids in a blink): within a grid cell their edges would wobble. There, each canvas pixel
@@ -250,57 +267,72 @@ def refine_maps(map_x: np.ndarray, map_y: np.ndarray, layout: WarpLayout, target
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
         return
-    affine, drawable = _drawable(layout, target, depth, np.ones(len(target), bool))
+    layout = warp.layout
     m = np.vstack([crop_to_canvas, [0, 0, 1]])
-    inv = np.linalg.inv(m)
-    # each triangle's map in canvas pixels: canvas -> crop -> (affine) -> crop source -> canvas
-    full = np.concatenate([affine, np.tile([[[0.0, 0.0, 1.0]]], (len(affine), 1, 1))], axis=1)
-    canvas_affine = (m @ full @ inv)[:, :2]
-    pts = target @ crop_to_canvas[:, :2].T + crop_to_canvas[:, 2] - [x0, y0]
-    lo, hi = pts[layout.triangles].min(1), pts[layout.triangles].max(1)
-    near = (hi[drawable] >= -1).all(1) & (lo[drawable, 0] <= x1 - x0) & (lo[drawable, 1] <= y1 - y0)
-    which = drawable[near]
+    pts = warp.target @ crop_to_canvas[:, :2].T + crop_to_canvas[:, 2] - [x0, y0]
+    corners = pts[layout.triangles[warp.order]]
+    lo, hi = corners.min(1), corners.max(1)
+    near = (hi >= -1).all(1) & (lo[:, 0] <= x1 - x0) & (lo[:, 1] <= y1 - y0)
+    which = warp.order[near]
     ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
     _rasterise(layout.triangles[which], pts, ids)
     ys, xs = np.nonzero(ids >= 0)
-    tri_ids = _settle(which[ids[ys, xs]], np.stack([xs, ys], 1).astype(np.float64),
-                      lambda t: pts[layout.triangles[t]], layout.neighbours)
+    tri_ids = which[ids[ys, xs]]
+    # only pixels at a triangle's edge can have been overfilled by their neighbour
+    edge = np.zeros(ids.shape, bool)
+    edge[:, 1:] |= ids[:, 1:] != ids[:, :-1]
+    edge[:, :-1] |= ids[:, 1:] != ids[:, :-1]
+    edge[1:] |= ids[1:] != ids[:-1]
+    edge[:-1] |= ids[1:] != ids[:-1]
+    at_edge = edge[ys, xs]
+    tri_ids[at_edge] = _settle(tri_ids[at_edge], np.stack([xs[at_edge], ys[at_edge]], 1).astype(np.float64),
+                               lambda t: pts[layout.triangles[t]], layout.neighbours)
+    # each triangle's map in canvas pixels: canvas -> crop -> (affine) -> crop source -> canvas
+    used, inverse = np.unique(tri_ids, return_inverse=True)
+    full = np.concatenate([warp.affine[used], np.tile([[[0.0, 0.0, 1.0]]], (len(used), 1, 1))], axis=1)
+    canvas_affine = (m @ full @ np.linalg.inv(m))[:, :2]
     gx, gy = xs + float(x0), ys + float(y0)
-    d = _apply(canvas_affine[tri_ids], gx, gy)
-    ex = map_x[y0:y1, x0:x1].copy()
-    ey = map_y[y0:y1, x0:x1].copy()
+    d = _apply(canvas_affine[inverse], gx, gy)
+    coarse = maps[y0:y1, x0:x1]
+    ex = coarse[..., 0].copy()
+    ey = coarse[..., 1].copy()
     ex[ys, xs] = gx + d[:, 0]
     ey[ys, xs] = gy + d[:, 1]
     # isolated pixels that drew the wrong one of two overlapping triangles (where the surface folds) are
     # voted out by their neighbours; then the exact maps fade into the coarse ones at the box's edge
-    ex, ey = cv2.medianBlur(ex, 3), cv2.medianBlur(ey, 3)
+    exact = np.stack([cv2.medianBlur(ex, 3), cv2.medianBlur(ey, 3)], -1)
     ramp_x = np.minimum(np.arange(x1 - x0), np.arange(x1 - x0)[::-1]) + 1.0
     ramp_y = np.minimum(np.arange(y1 - y0), np.arange(y1 - y0)[::-1]) + 1.0
     w = np.clip(np.minimum(ramp_y[:, None], ramp_x[None, :]) / REFINE_FADE_PX, 0, 1).astype(np.float32)
-    map_x[y0:y1, x0:x1] += w * (ex - map_x[y0:y1, x0:x1])
-    map_y[y0:y1, x0:x1] += w * (ey - map_y[y0:y1, x0:x1])
-
-
-def crop_maps(field: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(size, size) float32 map_x, map_y for cv2.remap of a crop from a backward field."""
-    dense = cv2.resize(field, (size, size), interpolation=cv2.INTER_LINEAR)
-    grid = np.arange(size, dtype=np.float32)
-    return dense[..., 0] + grid[None, :], dense[..., 1] + grid[:, None]
+    coarse += w[..., None] * (exact - coarse)
 
 
 def canvas_maps(field: np.ndarray, layout: WarpLayout, crop_to_canvas: np.ndarray,
-                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(h, w) float32 map_x, map_y for cv2.remap of a canvas (e.g. a region of the full-resolution photo)
-    from a backward field; ``crop_to_canvas`` (2, 3) similarity from crop pixels to canvas pixels."""
+                shape: tuple[int, int]) -> np.ndarray:
+    """(h, w, 2) float32 map for cv2.remap of a canvas (the crop, or a region of the full-resolution photo)
+    from a backward ``field``; ``crop_to_canvas`` (2, 3) similarity from crop pixels to canvas pixels.
+
+    The displacements, turned into canvas pixels on the small grid (L d, L the similarity's linear part), are
+    interpolated to every canvas pixel by one warpAffine and added to the identity. Interpolating
+    displacements rather than positions keeps OpenCV's 1/32-cell weight quantisation harmless (neighbouring
+    displacements differ little), and where nothing moved the map is exactly the identity.
+    """
     h, w = shape
+    lin = crop_to_canvas[:, :2]
+    moved = (field.astype(np.float64) @ lin.T).astype(np.float32)
     a = np.vstack([crop_to_canvas, [0, 0, 1]])
-    canvas_to_crop = np.linalg.inv(a)
     k = 1.0 / layout.step
     crop_to_grid = np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5], [0, 0, 1]])
-    m = (crop_to_grid @ canvas_to_crop)[:2]
-    dense = cv2.warpAffine(field, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    canvas_to_grid = (crop_to_grid @ np.linalg.inv(a))[:2]
+    dense = cv2.warpAffine(moved, canvas_to_grid, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    lin = crop_to_canvas[:, :2].astype(np.float32)
-    dx = dense[..., 0] * lin[0, 0] + dense[..., 1] * lin[0, 1]
-    dy = dense[..., 0] * lin[1, 0] + dense[..., 1] * lin[1, 1]
-    return dx + np.arange(w, dtype=np.float32)[None, :], dy + np.arange(h, dtype=np.float32)[:, None]
+    return cv2.add(dense, identity_map(h, w))
+
+
+@cache
+def identity_map(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32: each pixel's own (x, y). Read-only; copy before changing it."""
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    out = np.stack([xs, ys], -1)
+    out.flags.writeable = False
+    return out
