@@ -155,6 +155,7 @@ def _non_rigid(source: np.ndarray, target: np.ndarray) -> float:
     return float(np.abs(a @ m - target).max())
 
 
+REMAP = cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP     # the maps hold displacements (warp.canvas_maps)
 REFINED = (tp.MOUTH_OUTLINE + tp.MOUTH_OPENING, tp.RIGHT_EYE_OPENING, tp.LEFT_EYE_OPENING)
 
 
@@ -179,7 +180,7 @@ def render_frame(setup: FaceSetup, canvas: Canvas, geometry: geo.FaceFrames, i: 
     source_mesh = canvas.mesh - [x0, y0]
     roi_shape = (y1 - y0, x1 - x0)
     if warp is None:
-        maps = wp.identity_map(*roi_shape)
+        maps = np.zeros(roi_shape + (2,), np.float32)
     else:
         maps = wp.canvas_maps(wp.backward_field(warp), layout, roi_matrix, roi_shape)
         for contour in REFINED:
@@ -188,9 +189,9 @@ def render_frame(setup: FaceSetup, canvas: Canvas, geometry: geo.FaceFrames, i: 
                 pts = np.concatenate([local_mesh[idx], source_mesh[idx]])
                 wp.refine_maps(maps, warp, roi_matrix, _box(pts, REFINE_MARGIN, roi_shape))
         src = canvas.image[y0:y1, x0:x1]
-        frame[y0:y1, x0:x1] = cv2.remap(src, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        frame[y0:y1, x0:x1] = cv2.remap(src, maps, None, REMAP, borderMode=cv2.BORDER_REPLICATE)
         if warped_matte is not None:
-            warped_matte[y0:y1, x0:x1] = cv2.remap(matte[y0:y1, x0:x1], maps, None, cv2.INTER_LINEAR,
+            warped_matte[y0:y1, x0:x1] = cv2.remap(matte[y0:y1, x0:x1], maps, None, REMAP,
                                                    borderMode=cv2.BORDER_REPLICATE)
     region = frame[y0:y1, x0:x1]
     head = geometry.head[i].copy()

@@ -153,8 +153,8 @@ def draw_gaze(out: np.ndarray, model: EyeModel, mesh: np.ndarray, source_mesh: n
     """Move the irises of ``out`` (a warped region of the canvas, in place) by ``gaze`` (2,) = (gaze_x, gaze_y).
 
     ``origin``: where ``out`` starts in the canvas; ``mesh`` / ``source_mesh`` (468, 2): this frame's and the
-    photo's mesh in ``out``'s pixels; ``maps`` (h, w, 2): this frame's backward map over ``out`` (in its
-    pixels), which warps the bare eyeball like the face.
+    photo's mesh in ``out``'s pixels; ``maps`` (h, w, 2): this frame's relative backward map over ``out``
+    (warp.canvas_maps), which warps the bare eyeball like the face.
     """
     if np.abs(gaze).max() < MIN_GAZE:
         return
@@ -171,8 +171,10 @@ def draw_gaze(out: np.ndarray, model: EyeModel, mesh: np.ndarray, source_mesh: n
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         bx0, by0 = eye.box[0] - origin[0], eye.box[1] - origin[1]
-        local = maps[y0:y1, x0:x1] - np.array([bx0, by0], np.float32)
-        bare = cv2.remap(eye.bare, local, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # relative to this box's pixels in the bare eyeball's patch
+        local = maps[y0:y1, x0:x1] + np.array([x0 - bx0, y0 - by0], np.float32)
+        bare = cv2.remap(eye.bare, local, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
         # the iris: where the warp takes its photographed centre, then the gaze's offset
         centre = _warped_point(eye.iris_centre - origin, source_mesh, mesh, opening)
         centre = centre + half * (GAZE_X * gaze[0] * ux + GAZE_Y * gaze[1] * uy)

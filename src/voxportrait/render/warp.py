@@ -14,7 +14,6 @@ tear, and it is the identity wherever nothing moved.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import cv2
 import numpy as np
@@ -257,8 +256,8 @@ def _apply(affine: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def refine_maps(maps: np.ndarray, warp: FrameWarp, crop_to_canvas: np.ndarray,
                 box: tuple[int, int, int, int]) -> None:
-    """Replace the (h, w, 2) ``maps`` inside canvas pixels ``box`` (x0, y0, x1, y1) by the exact per-pixel
-    warp, in place.
+    """Replace the (h, w, 2) relative ``maps`` inside canvas pixels ``box`` (x0, y0, x1, y1) by the exact
+    per-pixel warp, in place.
 
     The coarse grid blurs the warp where neighbouring triangles stretch very differently (the lips as the
     mouth opens, the lids in a blink): within a grid cell their edges would wobble. There, each canvas pixel
@@ -296,8 +295,8 @@ def refine_maps(maps: np.ndarray, warp: FrameWarp, crop_to_canvas: np.ndarray,
     coarse = maps[y0:y1, x0:x1]
     ex = coarse[..., 0].copy()
     ey = coarse[..., 1].copy()
-    ex[ys, xs] = gx + d[:, 0]
-    ey[ys, xs] = gy + d[:, 1]
+    ex[ys, xs] = d[:, 0]
+    ey[ys, xs] = d[:, 1]
     # isolated pixels that drew the wrong one of two overlapping triangles (where the surface folds) are
     # voted out by their neighbours; then the exact maps fade into the coarse ones at the box's edge
     exact = np.stack([cv2.medianBlur(ex, 3), cv2.medianBlur(ey, 3)], -1)
@@ -309,13 +308,14 @@ def refine_maps(maps: np.ndarray, warp: FrameWarp, crop_to_canvas: np.ndarray,
 
 def canvas_maps(field: np.ndarray, layout: WarpLayout, crop_to_canvas: np.ndarray,
                 shape: tuple[int, int]) -> np.ndarray:
-    """(h, w, 2) float32 map for cv2.remap of a canvas (the crop, or a region of the full-resolution photo)
-    from a backward ``field``; ``crop_to_canvas`` (2, 3) similarity from crop pixels to canvas pixels.
+    """(h, w, 2) float32 relative map (each pixel's displacement to where it comes from, canvas pixels) for
+    ``cv2.remap(..., cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP)`` of a canvas (the crop, or a region of the
+    full-resolution photo), from a backward ``field``; ``crop_to_canvas`` (2, 3) crop -> canvas similarity.
 
     The displacements, turned into canvas pixels on the small grid (L d, L the similarity's linear part), are
-    interpolated to every canvas pixel by one warpAffine and added to the identity. Interpolating
-    displacements rather than positions keeps OpenCV's 1/32-cell weight quantisation harmless (neighbouring
-    displacements differ little), and where nothing moved the map is exactly the identity.
+    interpolated to every canvas pixel by one warpAffine. Interpolating displacements rather than positions
+    keeps OpenCV's 1/32-cell weight quantisation harmless (neighbouring displacements differ little), and
+    where nothing moved the map is exactly zero: those pixels are copied, not resampled.
     """
     h, w = shape
     lin = crop_to_canvas[:, :2]
@@ -324,15 +324,5 @@ def canvas_maps(field: np.ndarray, layout: WarpLayout, crop_to_canvas: np.ndarra
     k = 1.0 / layout.step
     crop_to_grid = np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5], [0, 0, 1]])
     canvas_to_grid = (crop_to_grid @ np.linalg.inv(a))[:2]
-    dense = cv2.warpAffine(moved, canvas_to_grid, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return cv2.add(dense, identity_map(h, w))
-
-
-@cache
-def identity_map(h: int, w: int) -> np.ndarray:
-    """(h, w, 2) float32: each pixel's own (x, y). Read-only; copy before changing it."""
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    out = np.stack([xs, ys], -1)
-    out.flags.writeable = False
-    return out
+    return cv2.warpAffine(moved, canvas_to_grid, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
