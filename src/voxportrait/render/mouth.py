@@ -33,13 +33,16 @@ LOWER_BOUNDS = np.array([0.0, 0.50, 1.02, 1.55, 2.00, 2.40, 2.8])
 SMILE_ARC = 0.05            # the incisal edges rise towards the sides: v = edge - SMILE_ARC * x^2
 ARCH_CURVE = 0.20           # the teeth lie on z = z_front + ARCH_CURVE * x^2 (units)
 TEETH_BEHIND_LIPS = 0.55    # the incisors' front face behind the inner lips at the midline (units)
-UPPER_EDGE_BELOW_LIPS = 0.12  # the upper incisal edge below the lips' meeting line at rest (units)
+UPPER_EDGE_BELOW_LIPS = 0.0   # the upper incisal edge below the lips' meeting line at rest (units)
 OVERBITE = 0.22             # the lower incisal edge hides this far behind the upper ones at rest (units)
 LOWER_TEETH_SHOW = 0.45     # how far the lower incisors rise above the lower lip at jaw_open = 1 (units)
 IVORY = np.array([0.93, 0.89, 0.82])
+TEETH_OVER_SKIN = 1.2       # teeth brightness relative to the cheeks' (both lit alike)
+MAX_TEETH = 0.9
 CHEEK_RIGHT = (50, 101, 118, 117, 123, 187, 205)   # mesh points around each cheek's apple
 CHEEK_LEFT = (280, 330, 347, 346, 352, 411, 425)
 SHARP_PX = 0.85             # photo.softness_px of a sharp photo: the drawing's own anti-aliasing
+CORNER_FADE = 0.1           # the interior fades out over this fraction of the mouth's width at each corner
 SEAM_FADE_IN = 0.15         # units of closing over which the seam line fades in
 SEAM_WIDTH = 0.09           # the closed lips' seam line, units
 SEAM_OPACITY = 0.6
@@ -81,8 +84,10 @@ def build_mouth_model(crop_image: np.ndarray, mesh_crop: np.ndarray, rig: HeadRi
     tint = None
     if chroma < 0.02:
         tint = skin / max(float(skin.mean()), 1e-3)
-    light = float(np.clip(skin.mean() / 0.62, 0.55, 1.1))
-    teeth = np.clip(0.85 * IVORY * light + 0.15 * skin, 0, 1)
+    # teeth a little brighter than the lit skin around them, never brighter than near-white, in the photo's
+    # own colour cast
+    teeth = IVORY / IVORY.mean() * min(TEETH_OVER_SKIN * float(skin.mean()), MAX_TEETH)
+    teeth = np.clip(0.85 * teeth + 0.15 * skin / max(float(skin.mean()), 1e-3) * teeth.mean(), 0, 1)
     cavity = lips * np.array([0.30, 0.16, 0.16])
     tongue = np.clip(lips * np.array([0.85, 0.55, 0.58]) + np.array([0.08, 0.0, 0.0]), 0, 1)
     shape = rig.shape
@@ -218,13 +223,27 @@ def draw_mouth(canvas: np.ndarray, model: MouthModel, lips_canvas: np.ndarray, h
         return
     lower_edge = max(model.lower_edge, float(shape[tp.LOWER_LIP_INNER, 1]) - LOWER_TEETH_SHOW * max(jaw - 0.1, 0))
     rgb = _interior(model, head, x0, y0, x1, y1, lower_edge, gap, px_per_unit, mask)
-    alpha = mask.astype(np.float32) / 255
+    alpha = mask.astype(np.float32) / 255 * _corner_fade(lips_canvas, x0, y0, x1, y1)
     if blur_px > 0.3:
         rgb = cv2.GaussianBlur(rgb, (0, 0), blur_px)
         alpha = cv2.GaussianBlur(alpha, (0, 0), blur_px * 0.5)
     alpha = (alpha * weight)[..., None]
     patch = canvas[y0:y1, x0:x1].astype(np.float32)
     canvas[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + rgb * 255 * alpha + 0.5, 0, 255).astype(np.uint8)
+
+
+def _corner_fade(lips: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """(h, w) 1 in the opening's middle, fading to 0 at the inner lip corners: the lips meet there, and a
+    spline through the corner can overshoot it."""
+    a, b = lips[0], lips[len(tp.LIPS_INNER_UPPER) - 1]
+    axis = b - a
+    length = float(np.linalg.norm(axis))
+    if length < 1e-6:
+        return np.ones((y1 - y0, x1 - x0), np.float32)
+    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    t = ((xs - a[0]) * axis[0] + (ys - a[1]) * axis[1]) / (length * length)
+    edge = np.minimum(t, 1 - t) / CORNER_FADE
+    return np.clip(edge, 0, 1).astype(np.float32)
 
 
 def _draw_seam(canvas: np.ndarray, model: MouthModel, lips_canvas: np.ndarray, strength: float,
