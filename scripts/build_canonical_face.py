@@ -13,8 +13,11 @@
    aligned with the weights (generalised Procrustes) and averaged, then made exactly symmetric.
 5. Frame: x from the right to the left eye centre, y down, z away from the camera; the mean pitch of all
    identities is zero; origin at the centroid; eye centres 6.3 units apart.
+6. Open mouth: every frame with the mouth wide open (mouth_opening >= 0.3), aligned to that face on the
+   rigid points, averaged and made symmetric.
 
-The result is deterministic for a given set of assets. ``--check`` rebuilds it and compares with the
+The result is deterministic for a given set of assets. (Meshes are flip-averaged with the mirror map of the
+stored file; without one, run the script twice.) ``--check`` rebuilds it and compares with the
 stored file instead of writing.
 """
 
@@ -47,6 +50,7 @@ FRAME_STEP_S = 0.5
 MAX_MOUTH_OPENING = 0.04   # lips together (fraction of the inter-ocular distance)
 MIN_EYE_OPENNESS = 0.18
 MAX_ANGLE_DEG = 20.0
+OPEN_MOUTH = 0.3           # a wide open mouth (jaw_open ~ 0.5)
 
 log = logging.getLogger("build_canonical_face")
 
@@ -55,7 +59,8 @@ def face_mesh(image: np.ndarray) -> np.ndarray | None:
     faces = detect_faces(image, thorough=False)
     if not faces:
         return None
-    result = landmarks_from_detection(image, faces[0])
+    # flip-averaging needs the mirror map this script derives: a first build from nothing runs without it
+    result = landmarks_from_detection(image, faces[0], flip_average=OUT.is_file())
     return result.landmarks.mesh.astype(np.float64) if result.presence >= 0.5 else None
 
 
@@ -204,8 +209,18 @@ def build(assets: Path) -> tuple[CanonicalFace, dict]:
     face = symmetrise(face - face.mean(0), mirror)
     face *= EYE_DISTANCE_UNITS / measure.inter_ocular(face)
     face -= face.mean(0)
-    stats = {"identities": len(identities), "frames": sum(len(g) for g in groups), "sources": len(groups)}
-    canonical = CanonicalFace(face.astype(np.float32), weights.astype(np.float32), mirror)
+    # the same face with the mouth wide open: frames of "ah", aligned on the rigid points and averaged
+    wide = []
+    for m in (m for g in groups for m in g):
+        if measure.mouth_opening(m) >= OPEN_MOUTH:
+            k, r, t = similarity_fit(m, face, weights)
+            if max(abs(a) for a in rotation_angles(r)[:2]) <= MAX_ANGLE_DEG:
+                wide.append(k * m @ r.T + t)
+    open_mouth = symmetrise(np.mean(wide + [mirrored(w, mirror) for w in wide], axis=0), mirror)
+    stats = {"identities": len(identities), "frames": sum(len(g) for g in groups), "sources": len(groups),
+             "open_mouth_frames": len(wide)}
+    canonical = CanonicalFace(face.astype(np.float32), weights.astype(np.float32), mirror,
+                              open_mouth.astype(np.float32))
     return canonical, stats
 
 
@@ -223,7 +238,7 @@ def main() -> int:
         log.info("largest difference from the stored face: %.2e units", diff)
         return 0 if diff < 0.01 else 1  # 0.1 mm: float and decoder differences
     np.savez_compressed(OUT, vertices=canonical.vertices, weights=canonical.weights, mirror=canonical.mirror,
-                        identities=stats["identities"], frames=stats["frames"])
+                        open_mouth=canonical.open_mouth, **stats)
     log.info("wrote %s", OUT)
     return 0
 

@@ -2,10 +2,11 @@
 
     PYTHONPATH=src python scripts/build_topology.py [--check]
 
-The canonical face, seen frontally, is placed in the default face crop (AnalyzeOptions, 512 px) with its
-ring of points around the face and points on the crop border (topology.warp_points). With the lips and
-eyelids parted a little first (the neutral face's closed lips would otherwise give the mouth no area), a
-Delaunay triangulation of those points gives triangles that stay well shaped as the mouth opens. Each
+The canonical face with its mouth open (CanonicalFace.open_mouth: the neutral face's closed lips would give
+the mouth opening no area), eyelids parted a little, seen frontally, is placed in the default face crop
+(AnalyzeOptions, 512 px) with its ring of points around the face and points on the crop border
+(topology.warp_points). A Delaunay triangulation of those points gives triangles that stay well shaped as
+the mouth opens and closes. Each
 triangle is labelled with the region it covers (topology.REGION_*) so a renderer can treat the mouth
 opening, the eyes, the face and the background differently.
 """
@@ -32,18 +33,31 @@ OUT = ROOT / "src/voxportrait/face/data/topology.npz"
 CROP_SIZE = 512
 RING_SCALE = 1.35        # the ring lies 35% further from the face centre than the face oval
 BORDER_PER_SIDE = 5      # corners and three points between them on each side
-PART_UNITS = 0.15        # lips and lids are parted by this much (canonical units, ~1.5 mm) for the layout
+EYE_PART_UNITS = 0.15    # the layout's eyelids are parted a little more than at rest (canonical units)
+MARGIN_UNITS = 0.2       # no other point lies nearer than this to the inner lip contours in the layout
 
 log = logging.getLogger("build_topology")
 
 
 def layout() -> np.ndarray:
     """(N, 2) the warp points of the canonical face in the default 512 px crop, lips and lids parted."""
-    face = canonical_face().vertices.astype(np.float64).copy()
-    for upper, lower in ((tp.LIPS_INNER_UPPER, tp.LIPS_INNER_LOWER), (tp.RIGHT_EYE_UPPER, tp.RIGHT_EYE_LOWER),
-                         (tp.LEFT_EYE_UPPER, tp.LEFT_EYE_LOWER)):
-        face[list(upper[1:-1]), 1] -= PART_UNITS / 2
-        face[list(lower[1:-1]), 1] += PART_UNITS / 2
+    # the measured open-mouth face: the lips apart as in speech, every lip point on its own side
+    face = canonical_face().open_mouth.astype(np.float64).copy()
+    for upper, lower in ((tp.RIGHT_EYE_UPPER, tp.RIGHT_EYE_LOWER), (tp.LEFT_EYE_UPPER, tp.LEFT_EYE_LOWER)):
+        face[list(upper[1:-1]), 1] -= EYE_PART_UNITS / 2
+        face[list(lower[1:-1]), 1] += EYE_PART_UNITS / 2
+    opening = Polygon(face[list(tp.MOUTH_OPENING), :2])
+    others = np.setdiff1d(np.arange(tp.NUM_POINTS), tp.MOUTH_OPENING)
+    if opening.contains_points(face[others, :2]).any():
+        raise RuntimeError("mesh points lie inside the open mouth of the layout")
+    # Lip points hugging the inner contour would let Delaunay cut across the opening's edges: keep a margin.
+    for contour, side in ((tp.LIPS_INNER_UPPER, -1.0), (tp.LIPS_INNER_LOWER, 1.0)):
+        xs = face[list(contour), 0]
+        order = np.argsort(xs)
+        edge = np.interp(face[others, 0], xs[order], face[list(contour), 1][order])
+        gap = (face[others, 1] - edge) * side          # > 0 on the outer side of this lip's contour
+        within = (face[others, 0] > xs.min()) & (face[others, 0] < xs.max()) & (gap > 0) & (gap < MARGIN_UNITS)
+        face[others[within], 1] = edge[within] + side * MARGIN_UNITS
     scale = 40.0  # pixels per unit: any value; the crop normalises it away
     mesh = np.concatenate([face[:, :2] * scale, face[:, 2:] * scale], axis=1).astype(np.float32)
     landmarks = FaceLandmarks(mesh=mesh, iris=np.zeros((2, 5, 2), np.float32))

@@ -97,7 +97,79 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
 
 
-_COMMANDS: list = []
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="show the faces, landmarks, head pose and crop found in a portrait",
+                       description="Analyze a portrait: print the faces found, the head pose and the crop; "
+                       "with -o, draw the mesh, irises, pose axes and crop box on a preview image.")
+    p.add_argument("image", help="portrait photo (jpg, png, webp, bmp, tiff)")
+    p.add_argument("-o", "--output", metavar="PREVIEW.png", help="write a preview image with what was found")
+    p.add_argument("--config", metavar="FILE.toml", help="options file; only [analyze] is used")
+    add_option_flags(p, ("analyze",))
+    p.set_defaults(func=_inspect)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from . import api
+
+    report = api.inspect_portrait(args.image, options_from_args(args).analyze, preview=args.output)
+    print(report.summary())
+    return 0
+
+
+class _ProgressBar:
+    """A rich progress bar on a terminal (stderr), nothing otherwise; used as the api progress callback."""
+
+    def __init__(self, quiet: bool):
+        self._bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), transient=True)
+            self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> _ProgressBar:
+        if self._bar is not None:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def __call__(self, p) -> None:
+        if self._bar is None:
+            return
+        if p.stage not in self._tasks:
+            self._tasks[p.stage] = self._bar.add_task(p.stage, total=p.total)
+        self._bar.update(self._tasks[p.stage], completed=p.done, total=p.total)
+
+
+def _add_animate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("animate", help="make a portrait speak an audio recording",
+                       description="Portrait photo + speech recording -> lip-synced talking-head video.")
+    p.add_argument("portrait", help="portrait photo (jpg, png, webp, bmp, tiff)")
+    p.add_argument("audio", help="speech (wav, mp3, m4a, flac, ogg/opus, or the audio of a video file)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4",
+                   help="output video: .mp4/.mov, or .webm (needed for a transparent background, as is a "
+                        "folder name for PNG frames)")
+    _common(p)
+    add_option_flags(p, ("analyze", "drive", "render", "encode"))
+    p.set_defaults(func=_animate)
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from . import api
+
+    options = options_from_args(args)
+    with _ProgressBar(args.quiet) as bar:
+        result = api.animate(args.portrait, args.audio, args.output, options, progress=bar)
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
+_COMMANDS: list = [_add_animate, _add_inspect]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,10 +5,10 @@ Entry points: ``analyze`` / ``analyze_portrait`` for a still portrait (-> types.
 openness, ...), ``topology`` (named point sets, warp triangulation), ``pose`` and ``align``.
 """
 
-from .analyze import MIN_FACE_PX, analyze, analyze_portrait, find_faces
+from .analyze import MIN_FACE_PX, analyze, analyze_portrait, find_faces, subject_of
 from .track import FaceTracker, TrackedFrame, track_frames, track_video
 
 __all__ = [
-    "MIN_FACE_PX", "analyze", "analyze_portrait", "find_faces",
+    "MIN_FACE_PX", "analyze", "analyze_portrait", "find_faces", "subject_of",
     "FaceTracker", "TrackedFrame", "track_frames", "track_video",
 ]

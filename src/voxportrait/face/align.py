@@ -13,7 +13,7 @@ import numpy as np
 
 from ..options import AnalyzeOptions
 from ..types import CropTransform, FaceLandmarks
-from . import topology
+from . import measure, topology
 
 # Shrinking by more than this with bilinear sampling aliases; beyond it the source region is first
 # averaged down with INTER_AREA.
@@ -86,13 +86,6 @@ def warp_image(
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=border)
 
 
-def eye_centres(mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(2,) centres of the subject's right and left eye (mean of each eye's corners) of a (468, >=2) mesh."""
-    right = (mesh[topology.RIGHT_EYE_CORNERS[0], :2] + mesh[topology.RIGHT_EYE_CORNERS[1], :2]) / 2
-    left = (mesh[topology.LEFT_EYE_CORNERS[0], :2] + mesh[topology.LEFT_EYE_CORNERS[1], :2]) / 2
-    return right.astype(np.float64), left.astype(np.float64)
-
-
 def crop_transform(landmarks: FaceLandmarks, options: AnalyzeOptions, size: int = 512) -> CropTransform:
     """The square face crop (LivePortrait's framing) for ``landmarks`` given in full-image pixels.
 
@@ -103,7 +96,7 @@ def crop_transform(landmarks: FaceLandmarks, options: AnalyzeOptions, size: int 
     """
     pts = landmarks.mesh[list(topology.CROP_POINTS), :2].astype(np.float64)
     if options.level_eyes:
-        right, left = eye_centres(landmarks.mesh)
+        right, left = measure.eye_centres(landmarks.mesh)
         d = left - right
         angle = math.atan2(d[1], d[0])
     else:

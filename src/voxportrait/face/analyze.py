@@ -11,6 +11,7 @@ from ..errors import FaceTooSmall, InvalidOption, NoFaceFound
 from ..media import load_image
 from ..options import AnalyzeOptions
 from ..types import FaceDetection, Subject
+from . import measure
 from .align import crop_image, crop_transform
 from .detect import detect_faces
 from .mesh import PRESENCE_THRESHOLD, MeshResult, landmarks_from_detection
@@ -18,7 +19,7 @@ from .pose import estimate_pose
 
 log = logging.getLogger(__name__)
 
-MIN_FACE_PX = 48   # narrower faces have too few pixels to animate (detector box width, full-image pixels)
+MIN_FACE_PX = 48   # narrower faces have too few pixels to animate (measure.face_width, full-image pixels)
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -56,9 +57,19 @@ def analyze(
     ``face_index`` beyond the faces found). With several faces, the largest is used (or
     ``options.face_index``) and ``Subject.faces_found`` says how many there were.
     """
+    return subject_of(image, find_faces(image), options, crop_size, source)
+
+
+def subject_of(
+    image: np.ndarray,
+    faces: list[tuple[FaceDetection, MeshResult]],
+    options: AnalyzeOptions | None = None,
+    crop_size: int = 512,
+    source: str | None = None,
+) -> Subject:
+    """The Subject for the face ``options.face_index`` picks among ``faces`` (``find_faces``' answer)."""
     options = options or AnalyzeOptions()
     name = source or "the image"
-    faces = find_faces(image)
     if not faces:
         raise NoFaceFound(
             f"no face found in {name}: use a photo in which one face is clearly visible, roughly frontal "
@@ -71,9 +82,10 @@ def analyze(
             f"{len(faces) - 1} largest first"
         )
     face, result = faces[index]
-    if face.width < MIN_FACE_PX:
+    width = measure.face_width(result.landmarks.mesh)
+    if width < MIN_FACE_PX:
         raise FaceTooSmall(
-            f"the face in {name} is {face.width:.0f} pixels wide, under the {MIN_FACE_PX} pixel minimum: "
+            f"the face in {name} is {width:.0f} pixels wide, under the {MIN_FACE_PX} pixel minimum: "
             "use a larger or closer photo of the face"
         )
     if len(faces) > 1:

@@ -48,6 +48,13 @@ def inter_ocular(mesh: np.ndarray) -> np.ndarray | float:
     return _out(np.linalg.norm(left - right, axis=-1))
 
 
+def face_width(mesh: np.ndarray) -> np.ndarray | float:
+    """Cheek-to-cheek width of the face at ear level (234-454), pixels: the "face size" in user messages
+    (about 0.9 x the detector's box width)."""
+    p = _xy(mesh)
+    return _out(np.linalg.norm(p[..., tp.FACE_WIDTH_POINTS[1], :] - p[..., tp.FACE_WIDTH_POINTS[0], :], axis=-1))
+
+
 def face_axes(mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(..., 2) unit vectors of the face's own x (subject's right eye -> left eye) and down direction."""
     right, left = eye_centres(mesh)

@@ -7,7 +7,10 @@ importing it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import sys
 import threading
 from functools import cache
 from pathlib import Path
@@ -41,6 +44,31 @@ def model_dir() -> Path:
     )
 
 
+_announced = threading.Lock()
+_silenced_once = False
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate" on stderr the first time a model
+    is prepared in a process; keep it out of the CLI's output (only that first time, under a lock)."""
+    global _silenced_once
+    with _announced:
+        if _silenced_once:
+            yield
+            return
+        _silenced_once = True
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 class Model:
     """One LiteRT interpreter: ``model(x)`` runs one NHWC float32 input and returns every output.
 
@@ -54,7 +82,8 @@ class Model:
             raise MissingDependency("the face models need ai-edge-litert: pip install ai-edge-litert") from e
         self.name = name
         self._interp = Interpreter(model_path=str(model_dir() / FILES[name]), num_threads=num_threads)
-        self._interp.allocate_tensors()
+        with _native_stderr_silenced():
+            self._interp.allocate_tensors()
         inp = self._interp.get_input_details()[0]
         self._input_index = inp["index"]
         self.input_size = int(inp["shape"][1])

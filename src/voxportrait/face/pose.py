@@ -32,11 +32,14 @@ EYE_DISTANCE_UNITS = 6.3   # canonical units between the eye centres (~ cm for a
 @dataclass(frozen=True)
 class CanonicalFace:
     """``vertices`` (468, 3) float32 in canonical units; ``weights`` (468,) float32 rigidity in [0, 1];
-    ``mirror`` (468,) int: the index of each point's left-right counterpart (itself on the midline)."""
+    ``mirror`` (468,) int: the index of each point's left-right counterpart (itself on the midline);
+    ``open_mouth`` (468, 3): the same mean face with the mouth wide open (mouth_opening ~0.4, the mean of the
+    assets' "ah" frames aligned on the rigid points), so ``open_mouth - vertices`` is a measured jaw opening."""
 
     vertices: np.ndarray
     weights: np.ndarray
     mirror: np.ndarray
+    open_mouth: np.ndarray
 
 
 @cache
@@ -44,7 +47,7 @@ def canonical_face() -> CanonicalFace:
     with resources.files(__package__).joinpath("data/canonical_face.npz").open("rb") as f:
         d = np.load(f)
         return CanonicalFace(d["vertices"].astype(np.float32), d["weights"].astype(np.float32),
-                             d["mirror"].astype(np.int64))
+                             d["mirror"].astype(np.int64), d["open_mouth"].astype(np.float32))
 
 
 def similarity_fit(

@@ -56,6 +56,7 @@ LOWER_LIP_BOTTOM = 17
 UPPER_LIP_INNER = 13                 # inner contour, midline
 LOWER_LIP_INNER = 14
 RIGHT_EYE_CORNERS = (33, 133)        # outer, inner
+FACE_WIDTH_POINTS = (234, 454)       # the face oval at ear level, subject's right then left
 LEFT_EYE_CORNERS = (263, 362)        # outer, inner
 
 # the iris array of FaceLandmarks: [eye][point], eye 0 = subject's left, 1 = right; point 0 = centre, then

@@ -123,6 +123,7 @@ class _AudioFeed:
         self._resampler = av.AudioResampler(format=fmt, layout=layout, rate=out_rate)
         self._container = container
         self._written_s = 0.0
+        self._samples = 0
         self._rate = out_rate
         self._done = False
 
@@ -148,14 +149,23 @@ class _AudioFeed:
             frame.pts = None
             for out in self._resampler.resample(frame):
                 self._written_s += out.samples / self._rate
-                self._container.mux(self.stream.encode(out))
+                self._encode(out)
+
+    def _encode(self, frame: av.AudioFrame) -> None:
+        # Timestamps counted in samples let the encoder date its first packet before zero by its priming
+        # delay (1024 samples for AAC), which the muxer turns into an edit list. Without them the priming
+        # silence plays first and the sound lags the picture by 64 ms at 16 kHz.
+        frame.pts = self._samples
+        frame.time_base = Fraction(1, self._rate)
+        self._samples += frame.samples
+        self._container.mux(self.stream.encode(frame))
 
     def _finish(self) -> None:
         if self._done:
             return
         self._done = True
         for out in self._resampler.resample(None):
-            self._container.mux(self.stream.encode(out))
+            self._encode(out)
         self._container.mux(self.stream.encode(None))
 
     def close(self) -> None:
