@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from voxportrait.eval.render_checks import motion_from_video
 from voxportrait.face import analyze
-from voxportrait.media import load_image
+from voxportrait.media import load_audio, load_image
+from voxportrait.motion import drive_from_audio
+from voxportrait.options import DriveOptions
 from voxportrait.types import Motion, Subject
 
 ASSETS = Path(__file__).resolve().parents[3] / "shared" / "assets"
@@ -24,7 +25,8 @@ PORTRAITS = {
     "large": "antgroup__echomimic/assets__test_imgs__c.png",
     "full_body": "OpenTalker__SadTalker/examples__source_image__full_body_1.png",
 }
-SPEECH = "tanshuai0219__EDTalk/test_data__uncrop_Obama.mp4"
+SPEECH = "FuxiVirtualHuman__styletalk/samples__source_video__wav__Obama_clip1.wav"   # a speaker's own voice
+SPEECH_S = 3.0
 
 
 def asset(name: str) -> Path:
@@ -43,5 +45,7 @@ def subject(role: str) -> Subject:
 
 @cache
 def speech_motion() -> Motion:
-    """40 frames (1.6 s) of a real speaker's mouth, blinks and head motion, measured from video."""
-    return motion_from_video(asset(SPEECH), 40, Fraction(25))
+    """Motion for 3 s of real speech from the default driver (DRIVE stage): lips, jaw, blinks, brows,
+    gaze and head, 75 frames at 25 fps."""
+    samples, rate = load_audio(asset(SPEECH))
+    return drive_from_audio(samples[:int(SPEECH_S * rate)], rate, DriveOptions(fps=Fraction(25)))

@@ -1,5 +1,4 @@
-"""Measuring rendered frames: identity (dlib face descriptors), mouth opening (dlib's 68 landmarks), PSNR,
-and expression Motion taken from real talking-face video (to drive a renderer with real speech).
+"""Measuring rendered frames: identity (dlib face descriptors), the mouth (dlib's 68 landmarks), PSNR.
 
 dlib and face_recognition_models are test/benchmark dependencies (the ``test`` extra), imported only here
 and only when called. dlib's landmark model is independent of the face mesh the renderer uses, so it
@@ -9,22 +8,10 @@ checks the render rather than the renderer's own geometry.
 from __future__ import annotations
 
 import importlib.util
-import os
-from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
 import numpy as np
-
-from ..face import measure as ms
-from ..face.track import track_video
-from ..types import Motion
-
-# jaw_open's unit (types.EXPRESSION_RANGES) and the lip shapes' units, as in render/geometry.py
-JAW_UNIT_IOD = 0.6
-STRETCH_UNIT_IOD = 0.25
-PUCKER_UNIT_IOD = 0.20
-MAX_HEAD_DEG = 12.0
 
 
 @cache
@@ -73,6 +60,14 @@ def mouth_opening_68(points: np.ndarray) -> float:
     return float(gap / iod)
 
 
+def mouth_height_68(points: np.ndarray) -> float:
+    """Outer-lip height (the upper lip's top 51 to the lower lip's bottom 57) over the distance between the
+    eye centres, from (68, 2). dlib finds the lips' outer edge reliably where its inner-lip points are
+    misled (teeth showing in a smile, a moustache over the upper lip)."""
+    iod = np.linalg.norm(points[42:48].mean(0) - points[36:42].mean(0))
+    return float(np.linalg.norm(points[57] - points[51]) / iod)
+
+
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Peak signal-to-noise ratio (dB) between uint8 images over ``mask`` (inf when identical)."""
     d = a.astype(np.float64) - b.astype(np.float64)
@@ -80,48 +75,3 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
         d = d[mask]
     mse = float(np.mean(d * d)) if d.size else 0.0
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
-
-
-def _blink(openness: np.ndarray) -> np.ndarray:
-    """Blink coefficient from an eye's openness: squinting (down to 60% open) is not a blink, a lid below
-    that is closing, 20% open is closed."""
-    rel = openness / max(float(np.percentile(openness, 90)), 1e-6)
-    return np.clip((0.6 - rel) / 0.4, 0, 1).astype(np.float32)
-
-
-def motion_from_video(path: str | os.PathLike, max_frames: int | None = None,
-                      fps: Fraction | int = 25) -> Motion:
-    """Expression Motion measured from a talking-face video: the speaker's own mouth opening, widening and
-    narrowing, blinks and head rotation, each relative to the speaker's rest (mouth at its most closed,
-    eyes at their most open, median head pose). Frames without a face repeat the previous one.
-    """
-    meshes, poses = [], []
-    for i, frame in enumerate(track_video(path)):
-        if max_frames is not None and i >= max_frames:
-            break
-        if frame.landmarks is None:
-            if meshes:
-                meshes.append(meshes[-1])
-                poses.append(poses[-1])
-            continue
-        meshes.append(frame.landmarks.mesh)
-        poses.append((frame.pose.yaw_deg, frame.pose.pitch_deg, frame.pose.roll_deg))
-    if not meshes:
-        raise ValueError(f"no face found in {path}")
-    mesh = np.asarray(meshes, np.float64)
-    opening = np.asarray(ms.mouth_opening(mesh))
-    width = np.asarray(ms.mouth_width(mesh))
-    eye_l, eye_r = (np.asarray(e) for e in ms.eye_openness(mesh))
-    rot = np.asarray(poses, np.float64)
-    n = len(mesh)
-    motion = Motion.still(n, fps)
-    w0 = np.median(width)
-    motion = motion.with_expr(
-        jaw_open=np.clip((opening - np.percentile(opening, 5)) / JAW_UNIT_IOD, 0, 1).astype(np.float32),
-        lip_stretch=np.clip((width - w0) / STRETCH_UNIT_IOD, 0, 1).astype(np.float32),
-        lip_pucker=np.clip((w0 - width) / PUCKER_UNIT_IOD, 0, 1).astype(np.float32),
-        blink_left=_blink(eye_l),
-        blink_right=_blink(eye_r),
-    )
-    motion.rotation_deg[:] = np.clip(rot - np.median(rot, 0), -MAX_HEAD_DEG, MAX_HEAD_DEG)
-    return motion
