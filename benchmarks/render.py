@@ -53,6 +53,16 @@ POSES = (
 )
 
 
+COEFFICIENTS = (  # each expression coefficient alone, at a telling value
+    ("jaw_open", 0.5), ("lip_close", 1.0), ("lip_pucker", 1.0), ("lip_stretch", 1.0), ("lip_funnel", 1.0),
+    ("upper_lip_raise", 1.0), ("mouth_smile", 1.0), ("mouth_smile", -1.0), ("brow_raise", 1.0),
+    ("brow_raise", -1.0), ("blink_left", 1.0), ("blink_right", 1.0), ("gaze_x", 1.0), ("gaze_x", -1.0),
+    ("gaze_y", 1.0), ("gaze_y", -1.0),
+)
+COEFFICIENT_PORTRAITS = ("OpenTalker__SadTalker/examples__source_image__people_0.png",
+                         "memoavatar__memo/assets__examples__dicaprio.jpg")
+
+
 def portraits() -> list[str]:
     with open(ASSETS / "MANIFEST.tsv", newline="") as f:
         return [r["local_file"] for r in csv.DictReader(f, delimiter="\t") if r["kind"] == "image_human"]
@@ -78,6 +88,32 @@ def contact_sheet(subject, path: Path) -> None:
         tiles.append(tile)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(np.hstack(tiles), cv2.COLOR_RGB2BGR))
+
+
+def coefficient_sheet(subject, path: Path) -> None:
+    """The photo, then each coefficient alone (the basis, checked by eye), face region at 256 px per tile."""
+    n = len(COEFFICIENTS)
+    motion = Motion.still(n, 25).with_expr(**{name: np.zeros(n, np.float32) for name, _ in COEFFICIENTS})
+    for i, (name, value) in enumerate(COEFFICIENTS):
+        motion.expression[i, motion.expression_names.index(name)] = value
+    mesh = subject.landmarks_crop.mesh[:, :2]
+    lo, hi = mesh.min(0), mesh.max(0)
+    c, half = (lo + hi) / 2, 0.62 * float((hi - lo).max())
+    x0, y0 = np.maximum(np.round(c - half).astype(int), 0)
+    x1, y1 = np.minimum(np.round(c + half).astype(int), subject.crop.size)
+    frames = [subject.crop_image] + list(CpuRenderer().frames(subject, motion))
+    labels = ["photo"] + [f"{name} {value:+g}" for name, value in COEFFICIENTS]
+    tiles = []
+    for label, frame in zip(labels, frames, strict=True):
+        tile = cv2.resize(np.ascontiguousarray(frame[y0:y1, x0:x1]), (256, 256), interpolation=cv2.INTER_AREA)
+        cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    while len(tiles) % 6:
+        tiles.append(np.zeros_like(tiles[0]))
+    rows = [np.hstack(tiles[i:i + 6]) for i in range(0, len(tiles), 6)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
 
 
 def head_region(subject) -> np.ndarray:
@@ -195,6 +231,8 @@ def main() -> int:
         subject = analyze(load_image(ASSETS / name), crop_size=512)
         stem = Path(name).stem.split("__")[-1]
         contact_sheet(subject, OUT / "render_sheets" / f"{Path(name).parent.name}__{stem}.png")
+        if name in COEFFICIENT_PORTRAITS:
+            coefficient_sheet(subject, OUT / "render_sheets" / f"coefficients__{stem}.png")
         q = quality(subject, motion, every=2 if args.quick else 3)
         q["seconds"] = time.perf_counter() - t
         report["portraits"][name] = q

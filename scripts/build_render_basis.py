@@ -119,7 +119,8 @@ RAISE_UNIT = 0.12       # upper_lip_raise = 1: the upper lip rises 0.12 IOD towa
 PRESS_UNIT = 0.04       # lip_close's press: the closed lips are 0.08 IOD thinner
 BROW_UNIT = 0.10        # brow_raise = 1: the brows rise 0.10 IOD
 # Composite coefficients, as combinations of the measured ones (see derivation in the output file).
-SMILE = {"lift": 1.0, "stretch": 0.6, "raise": 0.3}
+SMILE = {"lift": 1.0, "stretch": 0.3, "raise": 0.2}
+FROWN = {"lift": -1.0}                       # mouth_smile < 0: the corners down, nothing else
 STRETCH = {"stretch": 1.0, "raise": 0.5}     # a spread "ee" also draws the upper lip off the teeth
 FUNNEL = {"pucker": 0.7, "jaw": 0.15, "raise": 0.3}
 
@@ -350,6 +351,11 @@ def build(cache: Path | None) -> tuple[dict[str, np.ndarray], dict]:
         measured[name] = measured_change(name, points, basis[k])
         basis[k] /= measured[name]
     f = {name: basis[k] for k, name in enumerate(FEATURES)}
+    # the corners' rise co-varies with widening in speech, so the regression gives "lift" much of the
+    # widening too; lift keeps only its vertical and depth motion, width is lip_stretch's
+    f["lift"] = f["lift"].copy()
+    f["lift"][:, 0] = 0.0
+    f["lift"] /= measured_change("lift", points, f["lift"])
     raise_ = upper_lip_raise(points)
     out = {
         "jaw_open": f["jaw"],
@@ -359,6 +365,7 @@ def build(cache: Path | None) -> tuple[dict[str, np.ndarray], dict]:
         "lip_funnel": FUNNEL["pucker"] * f["pucker"] + FUNNEL["jaw"] * f["jaw"] + FUNNEL["raise"] * raise_,
         "upper_lip_raise": raise_,
         "mouth_smile": SMILE["lift"] * f["lift"] + SMILE["stretch"] * f["stretch"] + SMILE["raise"] * raise_,
+        "mouth_frown": FROWN["lift"] * f["lift"],
         "brow_raise": f["brow"],
         "blink_left": f["blink_left"],
         "blink_right": f["blink_right"],
@@ -376,6 +383,8 @@ def build(cache: Path | None) -> tuple[dict[str, np.ndarray], dict]:
             "lip_funnel": f"composed: {FUNNEL}",
             "upper_lip_raise": f"constructed: the upper lip's middle lifted {RAISE_UNIT} IOD",
             "mouth_smile": f"composed: corner lift (regressed; {LIFT_UNIT} IOD) and widening {SMILE}",
+            "mouth_frown": f"mouth_smile below 0, per unit: {FROWN} (a frown lowers the corners; it does not "
+                           "narrow the mouth as the smile's negative would)",
             "brow_raise": f"regressed on the brows' height against the skull; 1 = +{BROW_UNIT} IOD",
             "blink_left": "regressed on eye openness; 1 = closed (the renderer closes the lids exactly)",
             "blink_right": "mirror of blink_left",

@@ -21,7 +21,7 @@ def frames(role: str, rotation=(0.0, 0.0, 0.0), **expr) -> geo.FaceFrames:
 
 def test_basis_covers_the_expressions_and_is_symmetric():
     basis = geo.expression_basis()
-    assert set(basis.names) == set(EXPRESSIONS) - {"gaze_x", "gaze_y"}
+    assert set(basis.names) == set(EXPRESSIONS) - {"gaze_x", "gaze_y"} | set(geo.NEGATIVE_SIDES.values())
     mirror = canonical_face().mirror
     for name, d in zip(basis.names, basis.displacement, strict=True):
         assert np.abs(d).max() > 0.1, name
@@ -89,5 +89,8 @@ def test_smile_lifts_the_corners_and_brows_rise():
     smile = frames("studio", mouth_smile=1.0).mesh[0]
     assert ms.mouth_corner_lift(smile) - ms.mouth_corner_lift(base) > 0.03
     assert ms.mouth_width(smile) > ms.mouth_width(base) + 0.05
+    frown = frames("studio", mouth_smile=-1.0).mesh[0]
+    assert ms.mouth_corner_lift(frown) - ms.mouth_corner_lift(base) < -0.03
+    assert abs(ms.mouth_width(frown) - ms.mouth_width(base)) < 0.03
     brow = frames("studio", brow_raise=1.0).mesh[0]
     assert np.mean(ms.brow_height(brow)) - np.mean(ms.brow_height(base)) > 0.05

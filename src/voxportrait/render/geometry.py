@@ -55,10 +55,15 @@ LID_PAIRS = {
 }
 
 
+# Coefficients whose negative side has a basis of its own (a frown is not a smile played backwards).
+NEGATIVE_SIDES = {"mouth_smile": "mouth_frown"}
+
+
 @dataclass(frozen=True)
 class ExpressionBasis:
-    """``names`` (K,) coefficient names; ``displacement`` (K, 468, 3) canonical units per unit coefficient,
-    for the canonical face (eye distance EYE_DISTANCE_UNITS); ``info``: how it was derived."""
+    """``names`` (K,) coefficient names (and NEGATIVE_SIDES' names); ``displacement`` (K, 468, 3) canonical
+    units per unit coefficient, for the canonical face (eye distance EYE_DISTANCE_UNITS); ``info``: how it
+    was derived."""
 
     names: tuple[str, ...]
     displacement: np.ndarray
@@ -156,12 +161,22 @@ def _close(shapes: np.ndarray, pairs, amount: np.ndarray, upper_share: float) ->
     _shift_pairs(shapes, pairs, np.maximum(_gaps(shapes, pairs), 0.0) * amount[:, None], upper_share)
 
 
+def _coefficient(motion: Motion, basis_name: str) -> np.ndarray:
+    """(T,) the weight of one basis in each frame: the coefficient, or one side of a two-sided one."""
+    for name, negative in NEGATIVE_SIDES.items():
+        if basis_name == name:
+            return np.maximum(motion.expr(name).astype(np.float64), 0.0)
+        if basis_name == negative:
+            return np.maximum(-motion.expr(name).astype(np.float64), 0.0)
+    return motion.expr(basis_name).astype(np.float64)
+
+
 def deform(rig: HeadRig, motion: Motion, basis: ExpressionBasis | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(T, 468, 3) the subject's face in canonical units with the motion's expressions, and (T,) the
     effective jaw coefficient (``jaw_open`` after ``lip_close`` took back the opening)."""
     basis = basis or expression_basis()
     t = len(motion)
-    coeffs = np.stack([motion.expr(n).astype(np.float64) for n in basis.names], axis=1)      # (T, K)
+    coeffs = np.stack([_coefficient(motion, n) for n in basis.names], axis=1)               # (T, K)
     jaw_i = basis.names.index("jaw_open")
     close = np.clip(motion.expr("lip_close").astype(np.float64), 0.0, 1.0)
     flat = basis.displacement.reshape(len(basis.names), -1) * rig.unit
