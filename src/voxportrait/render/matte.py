@@ -26,6 +26,7 @@ WORK_SIDE = 480            # GrabCut runs on a copy this size (longest side)
 GRABCUT_ITERATIONS = 4
 HAIR_SCALE = 1.45          # the head (with hair) probably reaches this far beyond the face oval
 HEAD_REACH = 2.4           # ... and certainly no further
+FACE_SURE = 1.1            # the face oval (a little beyond: the hairline, the ears' roots) is the person
 BORDER = 0.02              # the outermost 2% of the photo, away from the person, seeds the background
 
 
@@ -78,7 +79,7 @@ def seed_mask(shape: tuple[int, int], mesh_xy: np.ndarray) -> np.ndarray:
                      chin + down * 0.35 * face_h + across * 0.25 * face_w,
                      chin + down * 0.35 * face_h - across * 0.25 * face_w])
     poly(neck, cv2.GC_FGD)
-    poly(centre + (oval - centre) * 0.9, cv2.GC_FGD)
+    poly(centre + (oval - centre) * FACE_SURE, cv2.GC_FGD)
     return mask
 
 
