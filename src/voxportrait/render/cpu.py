@@ -25,6 +25,7 @@ from ..types import Motion, Subject
 from . import eyes as ey
 from . import geometry as geo
 from . import mouth as mo
+from . import teeth as th
 from . import warp as wp
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Canvas:
     mesh: np.ndarray
     scale: float
     eyes: ey.EyeModel
+    teeth: th.PhotoTeeth | None
 
 
 def face_setup(subject: Subject) -> FaceSetup:
@@ -87,7 +89,10 @@ def make_canvas(setup: FaceSetup, image: np.ndarray, matrix: np.ndarray, landmar
     roi = (max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h))
     mesh = setup.mesh @ m[:, :2].T + m[:, 2]
     eyes = ey.build_eye_model(image, landmarks, setup.softness * scale)
-    return Canvas(image=image, matrix=m, roi=roi, mesh=mesh, scale=scale, eyes=eyes)
+    teeth = None
+    if setup.mouth.photo_teeth:
+        teeth = th.photo_teeth(image, m, setup.rig, mesh, setup.mouth.upper_edge, setup.mouth.teeth_z)
+    return Canvas(image=image, matrix=m, roi=roi, mesh=mesh, scale=scale, eyes=eyes, teeth=teeth)
 
 
 def crop_canvas(subject: Subject) -> Canvas:
@@ -199,7 +204,7 @@ def render_frame(setup: FaceSetup, canvas: Canvas, geometry: geo.FaceFrames, i: 
     head[:2, 3] += roi_matrix[:, 2]
     px_per_unit = float(np.linalg.norm(head[:2, :3], axis=1).max())
     mo.draw_mouth(region, setup.mouth, local_mesh[list(tp.MOUTH_OPENING)], head, geometry.shapes[i],
-                  float(geometry.jaw[i]), px_per_unit, setup.softness * canvas.scale)
+                  float(geometry.jaw[i]), px_per_unit, setup.softness * canvas.scale, canvas.teeth)
     ey.draw_gaze(region, canvas.eyes, local_mesh, source_mesh, gaze, maps, (x0, y0))
     ey.draw_lash_lines(region, canvas.eyes, local_mesh, blinks, canvas.scale)
     return frame, warped_matte

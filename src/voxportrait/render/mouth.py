@@ -23,6 +23,7 @@ import numpy as np
 from ..face import measure as ms
 from ..face import topology as tp
 from . import photo
+from . import teeth as th
 from .geometry import HeadRig
 
 # Tooth boundaries across the arch in canonical units (~cm) from the midline, as seen from the front (the
@@ -31,7 +32,6 @@ UPPER_BOUNDS = np.array([0.0, 0.80, 1.38, 1.90, 2.30, 2.65, 3.0])
 UPPER_EDGE = np.array([0.0, -0.07, 0.02, -0.05, -0.08, -0.1])      # incisal edge offsets (negative: shorter)
 LOWER_BOUNDS = np.array([0.0, 0.50, 1.02, 1.55, 2.00, 2.40, 2.8])
 SMILE_ARC = 0.05            # the incisal edges rise towards the sides: v = edge - SMILE_ARC * x^2
-ARCH_CURVE = 0.20           # the teeth lie on z = z_front + ARCH_CURVE * x^2 (units)
 TEETH_BEHIND_LIPS = 0.55    # the incisors' front face behind the inner lips at the midline (units)
 UPPER_EDGE_BELOW_LIPS = 0.0   # the upper incisal edge below the lips' meeting line at rest (units)
 OVERBITE = 0.22             # the lower incisal edge hides this far behind the upper ones at rest (units)
@@ -63,6 +63,7 @@ class MouthModel:
     teeth_z: float                  # z of the incisors' front face at the midline
     source_gap: float               # the photographed opening (mean inner-lip gap, units)
     source_open: bool
+    photo_teeth: bool               # the photo shows upper teeth (teeth.py samples them)
     softness: float                 # extra blur (crop pixels) that makes a sharp drawing match the photo
 
 
@@ -96,47 +97,14 @@ def build_mouth_model(crop_image: np.ndarray, mesh_crop: np.ndarray, rig: HeadRi
     iod = float(ms.inter_ocular(shape))
     source_open = gap > MIN_OPEN_IOD * iod
     upper_edge = stomion + UPPER_EDGE_BELOW_LIPS
-    if source_open:
-        found = _photographed_teeth(crop_image, mesh_crop, rig, skin)
-        if found is not None:
-            teeth, upper_edge = found
+    z_front = float(shape[tp.UPPER_LIP_INNER, 2] + TEETH_BEHIND_LIPS)
+    found = th.find_photo_teeth(crop_image, mesh_crop, rig, skin, z_front) if source_open else None
+    if found is not None:
+        teeth, upper_edge = found
     return MouthModel(teeth=teeth, cavity=cavity, tongue=tongue, tint=tint, upper_edge=float(upper_edge),
-                      lower_edge=float(upper_edge - OVERBITE),
-                      teeth_z=float(shape[tp.UPPER_LIP_INNER, 2] + TEETH_BEHIND_LIPS), source_gap=gap,
-                      source_open=bool(source_open),
+                      lower_edge=float(upper_edge - OVERBITE), teeth_z=z_front, source_gap=gap,
+                      source_open=bool(source_open), photo_teeth=found is not None,
                       softness=float(np.sqrt(max(soft * soft - SHARP_PX * SHARP_PX, 0.0))))
-
-
-def _photographed_teeth(crop_image: np.ndarray, mesh_crop: np.ndarray, rig: HeadRig,
-                        skin: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """(colour, upper incisal edge v) of the teeth an open mouth shows in the photo, or None if it shows
-    none: bright, unsaturated pixels in the opening's middle half."""
-    mask = np.zeros(crop_image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(mesh_crop[list(tp.MOUTH_OPENING), :2]).astype(np.int32)], 255)
-    ys, xs = np.nonzero(mask)
-    if len(xs) < 20:
-        return None
-    px = crop_image[ys, xs].astype(np.float32) / 255
-    lum = px.mean(1)
-    sat = px.max(1) - px.min(1)
-    bright = (lum > max(0.45, 0.8 * float(skin.mean()))) & (sat < 0.35)
-    if bright.sum() < 12:
-        return None
-    colour = np.median(px[bright], 0)
-    # the incisal edge: the lowest teeth pixels near the midline, in the head's frame
-    canon = _crop_to_canonical(rig, np.stack([xs[bright], ys[bright]], 1).astype(np.float64))
-    mid = np.abs(canon[:, 0]) < 1.2
-    if mid.sum() < 5:
-        return None
-    return colour, float(np.percentile(canon[mid, 1], 90))
-
-
-def _crop_to_canonical(rig: HeadRig, xy: np.ndarray) -> np.ndarray:
-    """(N, 2) crop pixels -> canonical (u, v) on the plane of the lips' midline depth (subject's own pose)."""
-    a = rig.scale * rig.rotation
-    z = rig.shape[tp.UPPER_LIP_INNER, 2]
-    rhs = xy - (a[:2, 2] * z + rig.translation[:2])
-    return rhs @ np.linalg.inv(a[:2, :2]).T
 
 
 def catmull_rom(points: np.ndarray, per_segment: int = 4, closed: bool = True) -> np.ndarray:
@@ -190,13 +158,15 @@ def _teeth_layer(u: np.ndarray, v: np.ndarray, bounds: np.ndarray, edge: np.ndar
 
 
 def draw_mouth(canvas: np.ndarray, model: MouthModel, lips_canvas: np.ndarray, head: np.ndarray,
-               shape: np.ndarray, jaw: float, px_per_unit: float, blur_px: float = 0.0) -> None:
+               shape: np.ndarray, jaw: float, px_per_unit: float, blur_px: float = 0.0,
+               photo_teeth: th.PhotoTeeth | None = None) -> None:
     """Draw the interior into ``canvas`` (H, W, 3) uint8 in place.
 
     ``lips_canvas`` (20, 2): the inner lip contour (topology.MOUTH_OPENING) in canvas pixels; ``head``
     (3, 4): canonical -> canvas for this frame; ``shape`` (468, 3): this frame's face in canonical units;
     ``jaw``: its effective ``jaw_open``; ``px_per_unit``: canvas pixels per canonical unit; ``blur_px``:
-    the photo's softness at this canvas's scale (``model.softness`` times canvas pixels per crop pixel).
+    the photo's softness at this canvas's scale (``model.softness`` times canvas pixels per crop pixel);
+    ``photo_teeth``: the photo's own upper teeth on the canvas ``canvas`` is a region of (teeth.py).
     """
     gap = float(lip_gap(shape))
     # the drawn interior fades in as the opening departs from the photographed one (a closed mouth's
@@ -222,7 +192,7 @@ def draw_mouth(canvas: np.ndarray, model: MouthModel, lips_canvas: np.ndarray, h
     if not mask.any():
         return
     lower_edge = max(model.lower_edge, float(shape[tp.LOWER_LIP_INNER, 1]) - LOWER_TEETH_SHOW * max(jaw - 0.1, 0))
-    rgb = _interior(model, head, x0, y0, x1, y1, lower_edge, gap, px_per_unit, mask)
+    rgb = _interior(model, head, x0, y0, x1, y1, lower_edge, gap, px_per_unit, mask, photo_teeth)
     alpha = mask.astype(np.float32) / 255 * _corner_fade(lips_canvas, x0, y0, x1, y1)
     if blur_px > 0.3:
         rgb = cv2.GaussianBlur(rgb, (0, 0), blur_px)
@@ -278,21 +248,11 @@ def _draw_seam(canvas: np.ndarray, model: MouthModel, lips_canvas: np.ndarray, s
 
 
 def _interior(model: MouthModel, head: np.ndarray, x0: int, y0: int, x1: int, y1: int, lower_edge: float,
-              gap: float, px_per_unit: float, mask: np.ndarray) -> np.ndarray:
+              gap: float, px_per_unit: float, mask: np.ndarray, photo_teeth: th.PhotoTeeth | None) -> np.ndarray:
     """(h, w, 3) float32 RGB 0..1 of the interior over canvas pixels [x0, x1) x [y0, y1)."""
     px = 1.0 / px_per_unit                                   # one canvas pixel in canonical units
     xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-    # canvas -> (u, v) on the teeth's arch z = teeth_z + ARCH_CURVE u^2: solve on the plane, then once more
-    # with the depth of the first estimate
-    a, t = head[:2, :3], head[:2, 3]
-    inv = np.linalg.inv(a[:, :2])
-    z = np.full(xs.shape, model.teeth_z)
-    for _ in range(2):
-        rx = xs - t[0] - a[0, 2] * z
-        ry = ys - t[1] - a[1, 2] * z
-        u = inv[0, 0] * rx + inv[0, 1] * ry
-        v = inv[1, 0] * rx + inv[1, 1] * ry
-        z = model.teeth_z + ARCH_CURVE * u * u
+    u, v = th.arch_uv(head, xs, ys, model.teeth_z)
     # light reaching in: a narrow opening lets less reach the cavity and the tongue (the teeth, at the
     # front, are lit regardless); the lips shade the interior along the opening's rim
     open_light = 0.55 + 0.45 * np.clip((gap - 0.2) / 1.2, 0, 1)
@@ -322,6 +282,11 @@ def _interior(model: MouthModel, head: np.ndarray, x0: int, y0: int, x1: int, y1
         else:
             shade = shade * 0.8 * (0.7 + 0.3 * rim)
         out = out * (1 - cover[..., None]) + model.teeth * shade[..., None] * cover[..., None]
+    if photo_teeth is not None:
+        # the subject's own upper teeth, where the photo shows them (found by their place in the head,
+        # whichever region of the canvas this is)
+        own, alpha = th.sample(photo_teeth, u, v)
+        out = out * (1 - alpha[..., None]) + own * alpha[..., None]
     if model.tint is not None:
         out = out.mean(-1, keepdims=True) * model.tint
     return out.astype(np.float32)
