@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .builders import final_frames
-from .errors import InvalidOption, OutputNotWritable, VoxPortraitError
+from .errors import InvalidOption, OutputNotWritable, UnreadableMedia, VoxPortraitError
 from .jobs import Job, read_jobs
 from .media import load_audio, load_image, save_image
 from .media.files import check_input, check_output
@@ -279,3 +279,203 @@ def batch(
         if on_job is not None:
             on_job(outcome)
     return outcomes
+
+
+# --- video-driven reenactment and the motion / render split (AniPortrait's vid2pose / pose2vid) ---
+
+ONLY = ("all", "lips", "eyes", "pose")
+
+
+def _stage(progress: ProgressCallback | None, stage: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(Progress(stage, done, total))
+
+
+def _check_only(only: str) -> None:
+    if only not in ONLY:
+        raise InvalidOption(f"--only must be one of {', '.join(ONLY)}; got {only!r}")
+
+
+def _probe_driving_video(path: str | os.PathLike):
+    from .media import probe_video
+    from .media.probe import VIDEO, media_kind
+
+    if media_kind(path, "driving video") != VIDEO:
+        raise UnreadableMedia(f"driving video {path} holds sound only: reenact needs a video of a face "
+                              "(to make a portrait speak a recording, use `voxportrait animate`)")
+    return probe_video(path, "driving video")
+
+
+def reenact(
+    portrait: str | os.PathLike,
+    driving_video: str | os.PathLike,
+    output: str | os.PathLike,
+    options: AnimateOptions | None = None,
+    absolute_pose: bool = False,
+    only: str = "all",
+    progress: ProgressCallback | None = None,
+) -> AnimateResult:
+    """Portrait + a video of a face -> the portrait moving as that face does, with the video's own sound.
+
+    Motion comes from the driving face (builders.video_motion: the face's real motion in the expression space
+    for the CPU renderer, LivePortrait's motion extractor for ``--renderer liveportrait``): head pose as changes
+    from the video's first frame (or the head's own rotation with ``absolute_pose``), expressions as changes
+    from the driving face at rest. ``only``: "lips", "eyes" or "pose" keeps that part and holds the rest.
+    The output covers the video's sound (frame-exact); a video without sound gives a silent video of its length.
+    """
+    from .builders import build_renderer, video_motion
+    from .face import analyze_portrait
+    from .types import frame_count
+
+    options = options or AnimateOptions()
+    start = time.perf_counter()
+    _check_only(only)
+    out = check_output_for(output, options.render)
+    check_input(portrait, "portrait")
+    info = _probe_driving_video(driving_video)
+    _report(progress, "analyze", 0, 1)
+    subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
+    _report(progress, "analyze", 1, 1)
+    duration = info.duration_s
+    if info.has_audio:
+        samples, rate = load_audio(driving_video, what="driving video's sound")
+        duration = len(samples) / rate
+        del samples
+    fps = options.drive.fps
+    n = frame_count(duration, fps)
+    renderer = build_renderer(options.render)
+    motion = video_motion(driving_video, renderer, options.drive, n, absolute_pose, only, _stage(progress, "drive"))
+    frames = final_frames(subject, motion, options.render, renderer)
+    written = write_video(frames, out, fps, n, driving_video if info.has_audio else None, options, progress)
+    return AnimateResult(out, written, fps, written / float(fps), time.perf_counter() - start,
+                         subject.faces_found)
+
+
+def motion_from_audio(
+    audio: str | os.PathLike, options: AnimateOptions | None = None, progress: ProgressCallback | None = None
+) -> Motion:
+    """The DRIVE stage alone: speech -> Motion (the driver ``options.drive.driver``; no portrait, so a driver
+    that reads one, such as SadTalker's, starts from a neutral face)."""
+    options = options or AnimateOptions()
+    samples, rate = load_audio(audio)
+    _report(progress, "drive", 0, 1)
+    motion = drive_motion(samples, rate, options.drive, None, options.render.device)
+    _report(progress, "drive", 1, 1)
+    return motion
+
+
+def motion_from_video(
+    video: str | os.PathLike,
+    options: AnimateOptions | None = None,
+    absolute_pose: bool = False,
+    only: str = "all",
+    progress: ProgressCallback | None = None,
+) -> Motion:
+    """The real motion of the face in a video at ``options.drive.fps``, for the video's length: in the
+    renderer-independent expression space, or LivePortrait's space with ``options.render.renderer`` =
+    "liveportrait" (its weights needed). See :func:`reenact` for ``absolute_pose`` and ``only``."""
+    from .builders import build_renderer, video_motion
+
+    options = options or AnimateOptions()
+    _check_only(only)
+    _probe_driving_video(video)
+    if options.render.renderer == "liveportrait":
+        renderer = build_renderer(options.render)
+    else:
+        from .render import CpuRenderer
+
+        renderer = CpuRenderer()   # retargeting reads no renderer state: the expression space is shared
+    return video_motion(video, renderer, options.drive, None, absolute_pose, only, _stage(progress, "drive"))
+
+
+@dataclass(frozen=True)
+class MotionResult:
+    output: Path
+    source: str          # "audio" | "video"
+    frames: int
+    fps: Fraction
+    space: str
+    elapsed_s: float
+
+    def summary(self) -> str:
+        return (f"wrote {self.output}: {self.frames} frames at {float(self.fps):g} fps "
+                f"({self.frames / float(self.fps):.2f} s) of {self.space} motion from {self.source}, "
+                f"in {self.elapsed_s:.1f} s")
+
+
+def extract_motion(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    options: AnimateOptions | None = None,
+    absolute_pose: bool = False,
+    only: str = "all",
+    progress: ProgressCallback | None = None,
+) -> MotionResult:
+    """Speech or a video of a face -> a motion file (.npz, motion/io.py), written atomically.
+
+    Whether ``source`` is sound or video is decided by its content: sound goes through the DRIVE stage
+    (:func:`motion_from_audio`), a video gives its face's motion (:func:`motion_from_video`).
+    """
+    from .media.probe import VIDEO, media_kind
+    from .motion import spaces
+    from .motion.io import save_motion
+
+    start = time.perf_counter()
+    options = options or AnimateOptions()
+    out = check_output(output, "motion file")
+    if out.suffix.lower() != ".npz":
+        raise InvalidOption(f"the motion file must end with .npz, got {out.name}")
+    _check_only(only)
+    kind = media_kind(source, "motion source")
+    if kind == VIDEO:
+        motion = motion_from_video(source, options, absolute_pose, only, progress)
+    else:
+        if absolute_pose or only != "all":
+            raise InvalidOption("--absolute-pose and --only apply to a driving video; this source is sound only")
+        motion = motion_from_audio(source, options, progress)
+    save_motion(motion, out)
+    return MotionResult(out, kind, len(motion), motion.fps, spaces.space_of(motion), time.perf_counter() - start)
+
+
+def _fit_length(motion: Motion, num_frames: int) -> Motion:
+    """``motion`` cut or extended (its last frame held) to ``num_frames``."""
+    if len(motion) >= num_frames:
+        return motion[:num_frames]
+    (log.warning if num_frames - len(motion) > motion.fps else log.info)(
+        "the motion has %d frames, the sound needs %d: holding its last frame", len(motion), num_frames)
+    return Motion.concat([motion] + [motion[len(motion) - 1:]] * (num_frames - len(motion)))
+
+
+def render_motion(
+    portrait: str | os.PathLike,
+    motion: str | os.PathLike | Motion,
+    output: str | os.PathLike,
+    audio: str | os.PathLike | None = None,
+    options: AnimateOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> AnimateResult:
+    """RENDER + ENCODE a motion (a Motion or a .npz from :func:`extract_motion`) on a portrait, at the motion's
+    own frame rate. With ``audio`` the video covers the sound exactly (the motion is cut, or its last frame
+    held, to fit); without it the video is silent and as long as the motion."""
+    from .face import analyze_portrait
+    from .motion.io import load_motion
+    from .types import frame_count
+
+    options = options or AnimateOptions()
+    start = time.perf_counter()
+    out = check_output_for(output, options.render)
+    check_input(portrait, "portrait")
+    if not isinstance(motion, Motion):
+        check_input(motion, "motion file")
+        motion = load_motion(motion)
+    if audio is not None:
+        samples, rate = load_audio(audio)
+        motion = _fit_length(motion, frame_count(len(samples) / rate, motion.fps))
+        del samples
+    _report(progress, "analyze", 0, 1)
+    subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
+    _report(progress, "analyze", 1, 1)
+    frames = final_frames(subject, motion, options.render)
+    n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
+    return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found)

@@ -101,9 +101,11 @@ def motion_for(renderer: Renderer, subject: Subject, motion: Motion) -> Motion:
     )
 
 
-def final_frames(subject: Subject, motion: Motion, options: RenderOptions) -> Iterator[np.ndarray]:
-    """RENDER: frames composited into the photo (or the crop alone), background handled, lazily."""
-    renderer = build_renderer(options)
+def final_frames(subject: Subject, motion: Motion, options: RenderOptions,
+                 renderer: Renderer | None = None) -> Iterator[np.ndarray]:
+    """RENDER: frames composited into the photo (or the crop alone), background handled, lazily.
+    ``renderer``: one already built from ``options`` (default: built here)."""
+    renderer = renderer or build_renderer(options)
     motion = motion_for(renderer, subject, motion)
     if options.renderer == "cpu":
         from .render import render_video_frames
@@ -113,3 +115,57 @@ def final_frames(subject: Subject, motion: Motion, options: RenderOptions) -> It
 
     compositor = Compositor(subject, options)
     return (compositor.paste(frame) for frame in renderer.frames(subject, motion))
+
+
+# ``only`` of a video-driven motion -> LivePortrait's own animation region
+LP_REGIONS = {"all": "all", "lips": "lip", "eyes": "eyes", "pose": "pose"}
+
+
+def video_motion(path, renderer: Renderer, drive: DriveOptions, num_frames: int | None = None,
+                 absolute_pose: bool = False, only: str = "all", progress=None) -> Motion:
+    """DRIVE from a video for ``renderer``: LivePortrait's motion extractor M for the LivePortrait renderer
+    (its own space; ``only`` then becomes the renderer's animation region), else the face's real motion in the
+    expression space (motion/retarget.py). ``num_frames`` at ``drive.fps`` (default: the video's length);
+    ``progress(done, total)`` per frame tracked."""
+    from .motion import retarget
+
+    if only not in retarget.ONLY:
+        raise InvalidOption(f"only must be one of {', '.join(retarget.ONLY)}; got {only!r}")
+    if renderer.motion_space != spaces.LIVEPORTRAIT:
+        return retarget.motion_from_video(path, drive.fps, num_frames, absolute_pose, only, drive.expression_scale,
+                                          drive.head_motion_scale, progress)
+    import dataclasses
+
+    renderer.options = dataclasses.replace(renderer.options, animation_region=LP_REGIONS[only])
+    return liveportrait_video_motion(path, renderer.networks, drive.fps, num_frames, absolute_pose, progress)
+
+
+def liveportrait_video_motion(path, networks, fps, num_frames: int | None = None, absolute_pose: bool = False,
+                              progress=None) -> Motion:
+    """LivePortrait-space Motion of a driving video (M on every frame, cropped as LivePortrait crops a
+    non-square video), relative to its first frame or absolute, resampled from the frames' own times to
+    ``num_frames`` at ``fps``."""
+    from .face import track_video
+    from .media import probe_video, read_frames
+    from .motion.retarget import resample_motion
+    from .neural.liveportrait.driving import extract_liveportrait_motion, fill_gaps
+    from .types import frame_count
+
+    info = probe_video(path, "driving video")
+    crop = info.width != info.height        # LivePortrait's rule: square driving videos are already framed
+    meshes = None
+    if crop:
+        meshes = fill_gaps([f.landmarks for f in track_video(path, refine_eyes=False)])
+    times: list[float] = []
+
+    def frames():
+        for f in read_frames(path, "driving video"):
+            times.append(f.time_s)
+            if progress is not None:
+                progress(len(times), max(info.num_frames, len(times)))
+            yield f.image
+
+    motion = extract_liveportrait_motion(frames(), info.fps, networks, meshes=meshes, crop=crop,
+                                         reference="absolute" if absolute_pose else "first")
+    n = num_frames if num_frames is not None else frame_count(info.duration_s or len(times) / float(info.fps), fps)
+    return resample_motion(motion, times, fps, n)

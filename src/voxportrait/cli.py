@@ -208,7 +208,89 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_USER_ERROR if counts["failed"] else 0
 
 
+def _add_driving_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--absolute-pose", action="store_true",
+                   help="use the driving head's own rotation instead of its change from the first frame")
+    p.add_argument("--only", choices=("all", "lips", "eyes", "pose"), default="all",
+                   help="take only this part of the driving face's motion; the rest holds still (default: all)")
+
+
+def _add_reenact(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reenact", help="make a portrait move as the face in a video does (with its sound)",
+                       description="Video-driven reenactment: the portrait takes the head motion and expressions "
+                       "of the face in DRIVING (changes from its first frame and from its face at rest); the "
+                       "video's sound is kept. --renderer liveportrait uses LivePortrait's own motion extractor.")
+    p.add_argument("portrait", help="portrait photo (jpg, png, webp, bmp, tiff)")
+    p.add_argument("driving", help="video of one face (mp4, mov, mkv, webm, ...); its sound is kept")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output video (.mp4/.mov/.webm)")
+    _add_driving_flags(p)
+    _common(p)
+    add_option_flags(p, ("analyze", "drive", "render", "encode"))
+    p.set_defaults(func=_reenact)
+
+
+def _reenact(args: argparse.Namespace) -> int:
+    from . import api
+
+    with _ProgressBar(args.quiet) as bar:
+        result = api.reenact(args.portrait, args.driving, args.output, options_from_args(args),
+                             absolute_pose=args.absolute_pose, only=args.only, progress=bar)
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
+def _add_motion(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("motion", help="speech or a video of a face -> a motion file (motion.npz)",
+                       description="Write the motion alone, to edit or reuse with `voxportrait render`. Speech goes "
+                       "through the DRIVE stage (--driver ...); a video gives the real motion of its face, in the "
+                       "expression space any renderer plays, or LivePortrait's space with --renderer "
+                       "liveportrait. Sound or video is told by the file's content, not its name.")
+    p.add_argument("source", help="speech recording, or a video of one face")
+    p.add_argument("-o", "--output", required=True, metavar="MOTION.npz", help="motion file to write")
+    _add_driving_flags(p)
+    _common(p)
+    add_option_flags(p, ("drive", "render"))
+    p.set_defaults(func=_motion)
+
+
+def _motion(args: argparse.Namespace) -> int:
+    from . import api
+
+    with _ProgressBar(args.quiet) as bar:
+        result = api.extract_motion(args.source, args.output, options_from_args(args),
+                                    absolute_pose=args.absolute_pose, only=args.only, progress=bar)
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="play a motion file on a portrait (with optional sound)",
+                       description="Render a motion file (from `voxportrait motion`) on a portrait at the "
+                       "motion's frame rate. With --audio the video covers the sound exactly.")
+    p.add_argument("portrait", help="portrait photo (jpg, png, webp, bmp, tiff)")
+    p.add_argument("motion", help="motion file (.npz) written by `voxportrait motion`")
+    p.add_argument("--audio", metavar="AUDIO", help="sound for the video (any audio or video file with sound)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output video (.mp4/.mov/.webm)")
+    _common(p)
+    add_option_flags(p, ("analyze", "render", "encode"))
+    p.set_defaults(func=_render)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from . import api
+
+    with _ProgressBar(args.quiet) as bar:
+        result = api.render_motion(args.portrait, args.motion, args.output, audio=args.audio,
+                                   options=options_from_args(args), progress=bar)
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
 _COMMANDS: list = [_add_animate, _add_batch, _add_inspect]
+_COMMANDS += [_add_reenact, _add_motion, _add_render]
 
 
 def main(argv: list[str] | None = None) -> int:

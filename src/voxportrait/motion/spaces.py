@@ -47,3 +47,36 @@ def space_of(motion: Motion) -> str:
     if all(k in motion.extras for k in SADTALKER_KEYS):
         return SADTALKER
     return EXPRESSION
+
+
+def to_expression(motion: Motion) -> Motion:
+    """A "mesh" or "sadtalker" motion -> the "expression" space (named coefficients), head pose unchanged.
+
+    Mesh: each frame's ``mesh_offsets`` are fitted with the expression basis (motion/expression_fit.py, the same
+    fit that retargets a driving video) and the blinks read from the eyes' openness on the canonical face with
+    the offsets added; gaze is not in a mesh and stays 0. SadTalker: its driver already fills the named
+    coefficients, so only its own 3DMM arrays are dropped. An expression motion is returned as it is.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+
+    have = space_of(motion)
+    if have == EXPRESSION:
+        return motion
+    if have == SADTALKER:
+        return replace(motion, extras={k: v for k, v in motion.extras.items() if k not in SADTALKER_KEYS})
+    if have != MESH:
+        raise ValueError(f"no conversion from {have} motion to the expression space")
+    from ..face.pose import canonical_face
+    from ..types import EXPRESSIONS
+    from . import expression_fit as ef
+
+    offsets = np.asarray(motion.extras["mesh_offsets"], np.float64)
+    expression = ef.fit_expressions(offsets)
+    neutral = canonical_face().vertices.astype(np.float64)
+    open_level = ef.eye_openness(neutral)
+    blinks = ef.blinks_from_openness(ef.eye_openness(neutral + offsets), open_level)
+    expression[:, [EXPRESSIONS.index("blink_left"), EXPRESSIONS.index("blink_right")]] = blinks
+    return replace(motion, expression=expression, expression_names=EXPRESSIONS,
+                   extras={k: v for k, v in motion.extras.items() if k not in MESH_KEYS})
