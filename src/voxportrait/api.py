@@ -97,11 +97,17 @@ class AnimateResult:
     duration_s: float
     elapsed_s: float
     faces_found: int
+    face_index: int = 0
 
     def summary(self) -> str:
         speed = self.frames / self.elapsed_s if self.elapsed_s > 0 else float("inf")
-        return (f"wrote {self.output}: {self.frames} frames, {self.duration_s:.2f} s at {float(self.fps):g} fps, "
+        line = (f"wrote {self.output}: {self.frames} frames, {self.duration_s:.2f} s at {float(self.fps):g} fps, "
                 f"rendered in {self.elapsed_s:.1f} s ({speed:.1f} frames/s)")
+        if self.faces_found > 1:
+            which = "the largest" if self.face_index == 0 else f"number {self.face_index} by size"
+            line += (f"; {self.faces_found} faces in the portrait, animated face {self.face_index} ({which}; "
+                     f"--face-index chooses)")
+        return line
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -232,7 +238,8 @@ def animate(
     _report(progress, "drive", 1, 1)
     frames = final_frames(subject, motion, options.render)
     n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
-    return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found)
+    return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found,
+                         options.analyze.face_index or 0)
 
 
 @dataclass(frozen=True)
@@ -349,7 +356,7 @@ def reenact(
     frames = final_frames(subject, motion, options.render, renderer)
     written = write_video(frames, out, fps, n, driving_video if info.has_audio else None, options, progress)
     return AnimateResult(out, written, fps, written / float(fps), time.perf_counter() - start,
-                         subject.faces_found)
+                         subject.faces_found, options.analyze.face_index or 0)
 
 
 def motion_from_audio(
@@ -478,4 +485,5 @@ def render_motion(
     _report(progress, "analyze", 1, 1)
     frames = final_frames(subject, motion, options.render)
     n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
-    return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found)
+    return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found,
+                         options.analyze.face_index or 0)

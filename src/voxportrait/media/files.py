@@ -45,6 +45,13 @@ def check_output(path: str | os.PathLike, what: str = "output") -> Path:
         raise OutputNotWritable(f"{what} directory does not exist: {parent} (create it first)")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputNotWritable(f"{what} directory is not writable: {parent}")
+    # access() answers yes to root whatever the mount or the file system says: try it
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".voxportrait-probe-", dir=parent)
+    except OSError as e:
+        raise OutputNotWritable(f"{what} directory is not writable: {parent} ({e.strerror})") from e
+    os.close(fd)
+    os.unlink(probe)
     return p
 
 

@@ -42,7 +42,7 @@ DEPTH_WEIGHT = 0.5     # the tracker's depth is noisier than x and y
 EYE_EXCLUSION = 0.05   # points a blink moves by more than this fraction of its largest motion are not fitted
 # Tikhonov weight, relative to the mean diagonal of the normal equations: picks one answer where coefficients
 # overlap (a smile's widening is partly lip_stretch's), too small to bias a well-determined one.
-RIDGE = 1e-3
+RIDGE = 1e-4
 QP_SWEEPS = 60
 # An eye's openness (measure.eye_openness) when closed, as a fraction of its open value: the tracker's lids
 # never quite meet, and a relaxed lid already covers part of the eye.

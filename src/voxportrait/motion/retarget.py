@@ -147,11 +147,12 @@ def track_driving_video(path: str | os.PathLike,
     return track
 
 
-def _clean(times: np.ndarray, values: np.ndarray, sigma_s: float) -> np.ndarray:
-    """(F, D) samples at irregular ``times`` (F,) -> a 3-sample median, then a Gaussian of ``sigma_s``
-    seconds (a kernel-weighted mean over each sample's neighbours, right for any spacing)."""
+def _clean(times: np.ndarray, values: np.ndarray, sigma_s: float, median: bool = True) -> np.ndarray:
+    """(F, D) samples at irregular ``times`` (F,) -> a 3-sample median (``median``: not for blinks, which a
+    median would shorten), then a Gaussian of ``sigma_s`` seconds (a kernel-weighted mean over each
+    sample's neighbours, right for any spacing)."""
     v = np.asarray(values, np.float64).reshape(len(times), -1)
-    if len(v) >= 3:
+    if median and len(v) >= 3:
         v = median_filter(v, size=(3, 1), mode="nearest")
     if sigma_s <= 0 or len(v) < 2:
         return v
@@ -240,7 +241,8 @@ def retarget(track: DrivingTrack, fps: Fraction | int | str, num_frames: int | N
     proj = _clean(t, track.projection, se)
     rest = rest_frames(track.mouth, track.openness)
     expression = ef.coefficients((proj - proj[rest].mean(0)) / unit) * expression_scale
-    blinks = ef.blinks_from_openness(_clean(t, track.openness, se), np.median(track.openness, axis=0))
+    blinks = ef.blinks_from_openness(_clean(t, track.openness, se, median=False),
+                                     np.median(track.openness, axis=0))
     iris = _clean(t, track.iris, se)
     from ..render.eyes import GAZE_X, GAZE_Y  # the unit of gaze: where the renderer puts the iris
 
