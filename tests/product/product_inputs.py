@@ -95,9 +95,11 @@ def portrait_image() -> Image.Image:
 
 
 def two_faces(path: Path) -> Path:
-    """The portrait twice side by side, the right copy smaller (face 0, the largest, is the left one)."""
+    """The portrait twice side by side, the right copy smaller and tinted blue (face 0, the largest, is the
+    left one)."""
     im = portrait_image()
     small = im.resize((im.width * 2 // 3, im.height * 2 // 3))
+    small = Image.fromarray((np.asarray(small) * [0.8, 0.9, 1.0]).astype(np.uint8))
     canvas = Image.new("RGB", (im.width + small.width, im.height), (200, 200, 200))
     canvas.paste(im, (0, 0))
     canvas.paste(small, (im.width, (im.height - small.height) // 2))
