@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .builders import final_frames
+from .builders import final_frames, frame_pool
 from .errors import InvalidOption, OutputNotWritable, UnreadableMedia, VoxPortraitError
 from .jobs import Job, read_jobs
 from .media import load_audio, load_image, save_image
@@ -211,6 +211,14 @@ def write_video(
     return writer.frames_written
 
 
+def _expected_frames(audio: str | os.PathLike, fps: Fraction) -> int:
+    """Frames the sound will need, from its container (0 where it does not say)."""
+    from .media import audio_info
+
+    duration = audio_info(audio).duration_s
+    return int(duration * float(fps)) if math.isfinite(duration) else 0
+
+
 def animate(
     portrait: str | os.PathLike,
     audio: str | os.PathLike,
@@ -229,15 +237,20 @@ def animate(
     out = check_output_for(output, options.render)
     check_input(portrait, "portrait")
     check_input(audio, "audio")
-    _report(progress, "analyze", 0, 1)
-    subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
-    _report(progress, "analyze", 1, 1)
-    samples, rate = load_audio(audio)
-    _report(progress, "drive", 0, 1)
-    motion = drive_motion(samples, rate, options.drive, subject, options.render.device)
-    _report(progress, "drive", 1, 1)
-    frames = final_frames(subject, motion, options.render)
-    n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
+    # render workers start now, so their start-up overlaps ANALYZE and DRIVE
+    with frame_pool(options.render, _expected_frames(audio, options.drive.fps)) as pool:
+        _report(progress, "analyze", 0, 1)
+        subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
+        _report(progress, "analyze", 1, 1)
+        if pool is not None:
+            pool.prepare(subject)
+        samples, rate = load_audio(audio)
+        _report(progress, "drive", 0, 1)
+        motion = drive_motion(samples, rate, options.drive, subject, options.render.device)
+        del samples
+        _report(progress, "drive", 1, 1)
+        frames = final_frames(subject, motion, options.render) if pool is None else pool.frames(motion)
+        n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
     return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found,
                          options.analyze.face_index or 0)
 
@@ -341,9 +354,6 @@ def reenact(
     out = check_output_for(output, options.render)
     check_input(portrait, "portrait")
     info = _probe_driving_video(driving_video)
-    _report(progress, "analyze", 0, 1)
-    subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
-    _report(progress, "analyze", 1, 1)
     duration = info.duration_s
     if info.has_audio:
         samples, rate = load_audio(driving_video, what="driving video's sound")
@@ -351,10 +361,17 @@ def reenact(
         del samples
     fps = options.drive.fps
     n = frame_count(duration, fps)
-    renderer = build_renderer(options.render)
-    motion = video_motion(driving_video, renderer, options.drive, n, absolute_pose, only, _stage(progress, "drive"))
-    frames = final_frames(subject, motion, options.render, renderer)
-    written = write_video(frames, out, fps, n, driving_video if info.has_audio else None, options, progress)
+    with frame_pool(options.render, n) as pool:
+        _report(progress, "analyze", 0, 1)
+        subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
+        _report(progress, "analyze", 1, 1)
+        if pool is not None:
+            pool.prepare(subject)
+        renderer = build_renderer(options.render)
+        motion = video_motion(driving_video, renderer, options.drive, n, absolute_pose, only,
+                              _stage(progress, "drive"))
+        frames = final_frames(subject, motion, options.render, renderer) if pool is None else pool.frames(motion)
+        written = write_video(frames, out, fps, n, driving_video if info.has_audio else None, options, progress)
     return AnimateResult(out, written, fps, written / float(fps), time.perf_counter() - start,
                          subject.faces_found, options.analyze.face_index or 0)
 
@@ -480,10 +497,13 @@ def render_motion(
         samples, rate = load_audio(audio)
         motion = _fit_length(motion, frame_count(len(samples) / rate, motion.fps))
         del samples
-    _report(progress, "analyze", 0, 1)
-    subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
-    _report(progress, "analyze", 1, 1)
-    frames = final_frames(subject, motion, options.render)
-    n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
+    with frame_pool(options.render, len(motion)) as pool:
+        _report(progress, "analyze", 0, 1)
+        subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
+        _report(progress, "analyze", 1, 1)
+        if pool is not None:
+            pool.prepare(subject)
+        frames = final_frames(subject, motion, options.render) if pool is None else pool.frames(motion)
+        n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
     return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found,
                          options.analyze.face_index or 0)

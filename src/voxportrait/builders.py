@@ -169,3 +169,22 @@ def liveportrait_video_motion(path, networks, fps, num_frames: int | None = None
                                          reference="absolute" if absolute_pose else "first")
     n = num_frames if num_frames is not None else frame_count(info.duration_s or len(times) / float(info.fps), fps)
     return resample_motion(motion, times, fps, n)
+
+
+# Below this many frames, starting render workers (about half a second of CPU each) does not pay.
+POOL_MIN_FRAMES = 150
+
+
+def frame_pool(options: RenderOptions, num_frames: int):
+    """Worker processes for the CPU renderer (render/parallel.py) when the clip is long enough and there is
+    more than one core, else None; a context manager either way. Start it before ANALYZE and DRIVE: the
+    workers' start-up overlaps them."""
+    import contextlib
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if options.renderer != "cpu" or cores < 2 or num_frames < POOL_MIN_FRAMES:
+        return contextlib.nullcontext()
+    from .render.parallel import FramePool
+
+    return FramePool(options, workers=cores)

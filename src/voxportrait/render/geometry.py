@@ -189,15 +189,16 @@ def deform(rig: HeadRig, motion: Motion, basis: ExpressionBasis | None = None) -
     shapes = rig.shape[None] + (coeffs @ flat).reshape(t, tp.NUM_POINTS, 3)
     excess = _gaps(shapes, LIP_COLUMNS) - (1 - close[:, None]) * open_gaps
     _shift_pairs(shapes, LIP_COLUMNS, excess, LIP_CLOSE_UPPER_SHARE, OUTER_LIP_COLUMNS, 0.5)
+    # every frame on its own (no "if any frame blinks" shortcut): a frame must not depend on which other
+    # frames share its chunk, or chunked and parallel renders would differ
     for name, pairs in LID_PAIRS.items():
         amount = np.clip(motion.expr(name).astype(np.float64), 0.0, 1.0)
-        if amount.any():
-            _close(shapes, pairs, amount, LID_CLOSE_UPPER_SHARE)
-            margin = [a for a, _ in pairs]
-            drop = np.maximum(shapes[:, margin, 1] - rig.shape[margin, 1], 0.0)
-            for ring, follow in zip(LID_RINGS[name], LID_RING_FOLLOW, strict=True):
-                ring = list(ring)
-                shapes[:, ring, 1] = np.maximum(shapes[:, ring, 1], rig.shape[ring, 1] + follow * drop)
+        _close(shapes, pairs, amount, LID_CLOSE_UPPER_SHARE)
+        margin = [a for a, _ in pairs]
+        drop = np.maximum(shapes[:, margin, 1] - rig.shape[margin, 1], 0.0)
+        for ring, follow in zip(LID_RINGS[name], LID_RING_FOLLOW, strict=True):
+            ring = list(ring)
+            shapes[:, ring, 1] = np.maximum(shapes[:, ring, 1], rig.shape[ring, 1] + follow * drop)
     lids = ((p, LID_CLOSE_UPPER_SHARE) for p in LID_PAIRS.values())
     for pairs, share in ((LIP_COLUMNS, LIP_CLOSE_UPPER_SHARE), *lids):
         _uncross(shapes, pairs, share, np.minimum(_gaps(rig.shape[None], pairs)[0], 0.0))

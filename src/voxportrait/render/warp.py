@@ -140,22 +140,34 @@ def _neighbours(tri: np.ndarray) -> np.ndarray:
     return out
 
 
-def _barycentric(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """(P, 3) barycentric coordinates of ``points`` (P, 2) in triangles ``corners`` (P, 3, 2)."""
+def _barycentric_matrices(corners: np.ndarray) -> np.ndarray:
+    """(M, 3, 3) for triangles ``corners`` (M, 3, 2): row k of matrix t gives a point's barycentric
+    coordinate k in triangle t from (x, y, 1). Made once per triangle, so a pixel costs one gathered matrix."""
     a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
-    v0, v1, v2 = b - a, c - a, points - a
+    v0, v1 = b - a, c - a
     den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
     den = np.where(np.abs(den) < 1e-12, 1e-12, den)
-    l1 = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
-    l2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
-    return np.stack([1 - l1 - l2, l1, l2], axis=1)
+    out = np.empty((len(corners), 3, 3))
+    out[:, 1, 0], out[:, 1, 1] = v1[:, 1] / den, -v1[:, 0] / den
+    out[:, 1, 2] = (v1[:, 0] * a[:, 1] - a[:, 0] * v1[:, 1]) / den
+    out[:, 2, 0], out[:, 2, 1] = -v0[:, 1] / den, v0[:, 0] / den
+    out[:, 2, 2] = (a[:, 0] * v0[:, 1] - v0[:, 0] * a[:, 1]) / den
+    out[:, 0] = -out[:, 1] - out[:, 2]
+    out[:, 0, 2] += 1.0
+    return out
 
 
-def _settle(ids: np.ndarray, points: np.ndarray, corners_of, neighbours: np.ndarray) -> np.ndarray:
-    """Correct triangle ``ids`` (P,) of ``points`` (P, 2): a rasteriser also fills the pixels its edges touch,
+def _barycentric(bary: np.ndarray, ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(P, 3) barycentric coordinates of points (x, y) (P,) in triangles ``ids`` (P,) of ``bary``."""
+    m = bary[ids]
+    return m[:, :, 0] * x[:, None] + m[:, :, 1] * y[:, None] + m[:, :, 2]
+
+
+def _settle(ids: np.ndarray, x: np.ndarray, y: np.ndarray, bary: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Correct triangle ``ids`` (P,) of points (x, y) (P,): a rasteriser also fills the pixels its edges touch,
     so a pixel just outside its triangle is moved to the neighbour across the edge it lies beyond, when it
-    lies inside that one. ``corners_of(ids)`` gives (P, 3, 2) vertex positions."""
-    lam = _barycentric(points, corners_of(ids))
+    lies inside that one. ``bary``: every triangle's _barycentric_matrices."""
+    lam = _barycentric(bary, ids, x, y)
     k = lam.argmin(1)
     out_ = lam[np.arange(len(ids)), k] < -1e-6
     if not out_.any():
@@ -163,7 +175,7 @@ def _settle(ids: np.ndarray, points: np.ndarray, corners_of, neighbours: np.ndar
     cand = neighbours[ids[out_], k[out_]]
     ok = cand >= 0
     sel = np.flatnonzero(out_)[ok]
-    lam2 = _barycentric(points[sel], corners_of(cand[ok]))
+    lam2 = _barycentric(bary, cand[ok], x[sel], y[sel])
     inside = lam2.min(1) >= -1e-6
     ids = ids.copy()
     ids[sel[inside]] = cand[ok][inside]
@@ -269,8 +281,8 @@ def refine_maps(maps: np.ndarray, warp: FrameWarp, crop_to_canvas: np.ndarray,
     layout = warp.layout
     m = np.vstack([crop_to_canvas, [0, 0, 1]])
     pts = warp.target @ crop_to_canvas[:, :2].T + crop_to_canvas[:, 2] - [x0, y0]
-    corners = pts[layout.triangles[warp.order]]
-    lo, hi = corners.min(1), corners.max(1)
+    corners = pts[layout.triangles]
+    lo, hi = corners[warp.order].min(1), corners[warp.order].max(1)
     near = (hi >= -1).all(1) & (lo[:, 0] <= x1 - x0) & (lo[:, 1] <= y1 - y0)
     which = warp.order[near]
     ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
@@ -284,19 +296,18 @@ def refine_maps(maps: np.ndarray, warp: FrameWarp, crop_to_canvas: np.ndarray,
     edge[1:] |= ids[1:] != ids[:-1]
     edge[:-1] |= ids[1:] != ids[:-1]
     at_edge = edge[ys, xs]
-    tri_ids[at_edge] = _settle(tri_ids[at_edge], np.stack([xs[at_edge], ys[at_edge]], 1).astype(np.float64),
-                               lambda t: pts[layout.triangles[t]], layout.neighbours)
+    xf, yf = xs.astype(np.float64), ys.astype(np.float64)
+    tri_ids[at_edge] = _settle(tri_ids[at_edge], xf[at_edge], yf[at_edge], _barycentric_matrices(corners),
+                               layout.neighbours)
     # each triangle's map in canvas pixels: canvas -> crop -> (affine) -> crop source -> canvas
-    used, inverse = np.unique(tri_ids, return_inverse=True)
-    full = np.concatenate([warp.affine[used], np.tile([[[0.0, 0.0, 1.0]]], (len(used), 1, 1))], axis=1)
-    canvas_affine = (m @ full @ np.linalg.inv(m))[:, :2]
-    gx, gy = xs + float(x0), ys + float(y0)
-    d = _apply(canvas_affine[inverse], gx, gy)
+    full = np.concatenate([warp.affine, np.tile([[[0.0, 0.0, 1.0]]], (len(warp.affine), 1, 1))], axis=1)
+    a = (m @ full @ np.linalg.inv(m))[tri_ids]
+    gx, gy = xf + x0, yf + y0
     coarse = maps[y0:y1, x0:x1]
     ex = coarse[..., 0].copy()
     ey = coarse[..., 1].copy()
-    ex[ys, xs] = d[:, 0]
-    ey[ys, xs] = d[:, 1]
+    ex[ys, xs] = a[:, 0, 0] * gx + a[:, 0, 1] * gy + a[:, 0, 2] - gx
+    ey[ys, xs] = a[:, 1, 0] * gx + a[:, 1, 1] * gy + a[:, 1, 2] - gy
     # isolated pixels that drew the wrong one of two overlapping triangles (where the surface folds) are
     # voted out by their neighbours; then the exact maps fade into the coarse ones at the box's edge
     exact = np.stack([cv2.medianBlur(ex, 3), cv2.medianBlur(ey, 3)], -1)
