@@ -249,7 +249,7 @@ def animate(
         motion = drive_motion(samples, rate, options.drive, subject, options.render.device)
         del samples
         _report(progress, "drive", 1, 1)
-        frames = final_frames(subject, motion, options.render) if pool is None else pool.frames(motion)
+        frames = final_frames(subject, motion, options.render, pool=pool)
         n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
     return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found,
                          options.analyze.face_index or 0)
@@ -370,7 +370,7 @@ def reenact(
         renderer = build_renderer(options.render)
         motion = video_motion(driving_video, renderer, options.drive, n, absolute_pose, only,
                               _stage(progress, "drive"))
-        frames = final_frames(subject, motion, options.render, renderer) if pool is None else pool.frames(motion)
+        frames = final_frames(subject, motion, options.render, renderer, pool)
         written = write_video(frames, out, fps, n, driving_video if info.has_audio else None, options, progress)
     return AnimateResult(out, written, fps, written / float(fps), time.perf_counter() - start,
                          subject.faces_found, options.analyze.face_index or 0)
@@ -503,7 +503,7 @@ def render_motion(
         _report(progress, "analyze", 1, 1)
         if pool is not None:
             pool.prepare(subject)
-        frames = final_frames(subject, motion, options.render) if pool is None else pool.frames(motion)
+        frames = final_frames(subject, motion, options.render, pool=pool)
         n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
     return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found,
                          options.analyze.face_index or 0)

@@ -101,12 +101,15 @@ def motion_for(renderer: Renderer, subject: Subject, motion: Motion) -> Motion:
     )
 
 
-def final_frames(subject: Subject, motion: Motion, options: RenderOptions,
-                 renderer: Renderer | None = None) -> Iterator[np.ndarray]:
+def final_frames(subject: Subject, motion: Motion, options: RenderOptions, renderer: Renderer | None = None,
+                 pool=None) -> Iterator[np.ndarray]:
     """RENDER: frames composited into the photo (or the crop alone), background handled, lazily.
-    ``renderer``: one already built from ``options`` (default: built here)."""
+    ``renderer``: one already built from ``options`` (default: built here); ``pool``: a prepared
+    ``frame_pool`` to draw the CPU renderer's frames in."""
     renderer = renderer or build_renderer(options)
     motion = motion_for(renderer, subject, motion)
+    if pool is not None:
+        return pool.frames(motion)
     if options.renderer == "cpu":
         from .render import render_video_frames
 
@@ -187,4 +190,8 @@ def frame_pool(options: RenderOptions, num_frames: int):
         return contextlib.nullcontext()
     from .render.parallel import FramePool
 
-    return FramePool(options, workers=cores)
+    try:
+        return FramePool(options, workers=cores)
+    except OSError as e:        # no processes allowed here: render in this one
+        log.info("rendering in-process: cannot start render workers (%s)", e)
+        return contextlib.nullcontext()

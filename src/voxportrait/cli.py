@@ -34,11 +34,15 @@ def _parse_value(kind: str, raw: str) -> Any:
     return raw
 
 
-def add_option_flags(parser: argparse.ArgumentParser, sections: tuple[str, ...]) -> None:
-    """Add one flag per option field of the given sections; values land in ``args`` as "section.field"."""
+def add_option_flags(parser: argparse.ArgumentParser, sections: tuple[str, ...],
+                     only: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Add one flag per option field of the given sections; values land in ``args`` as "section.field".
+    ``only``: for a section named there, just those fields (the ones that mean something to the command)."""
     for section in sections:
         group = parser.add_argument_group(f"{section} options")
         for f in fields(SECTIONS[section]):
+            if only and section in only and f.name not in only[section]:
+                continue
             meta = f.metadata
             dest = f"{section}.{f.name}"
             default = f.default
@@ -215,6 +219,10 @@ def _add_driving_flags(p: argparse.ArgumentParser) -> None:
                    help="take only this part of the driving face's motion; the rest holds still (default: all)")
 
 
+# what the drive section means for motion taken from a video (the speech driver's knobs do not apply)
+VIDEO_DRIVE_FLAGS = ("fps", "expression_scale", "head_motion_scale")
+
+
 def _add_reenact(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reenact", help="make a portrait move as the face in a video does (with its sound)",
                        description="Video-driven reenactment: the portrait takes the head motion and expressions "
@@ -225,7 +233,7 @@ def _add_reenact(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output video (.mp4/.mov/.webm)")
     _add_driving_flags(p)
     _common(p)
-    add_option_flags(p, ("analyze", "drive", "render", "encode"))
+    add_option_flags(p, ("analyze", "drive", "render", "encode"), only={"drive": VIDEO_DRIVE_FLAGS})
     p.set_defaults(func=_reenact)
 
 

@@ -76,3 +76,28 @@ def test_video_motion_file_plays_on_a_portrait_with_any_sound(tmp_path, capsys, 
     assert run(capsys, "render", pi.PORTRAIT, tmp_path / "short.npz", "-o", tmp_path / "b.mp4", *FAST)[0] == 0
     info = probe_video(tmp_path / "b.mp4")
     assert info.num_frames == 10 and not info.has_audio
+
+
+def test_render_converts_other_spaces_and_refuses_what_it_cannot_draw(tmp_path, capsys):
+    """A mesh-space motion (AniPortrait's Audio2Mesh), long enough for the render workers, is fitted to the
+    expression space first; a LivePortrait-space motion needs the LivePortrait renderer."""
+    from fractions import Fraction
+
+    from voxportrait.motion.io import save_motion
+    from voxportrait.neural.audio2motion.conversions import mesh_motion
+    from voxportrait.render.geometry import expression_basis
+
+    b = expression_basis()
+    jaw = b.displacement[b.names.index("jaw_open")]
+    opening = 0.4 * (1 + np.sin(np.arange(160) / 4))[:, None, None] / 2
+    save_motion(mesh_motion(opening * jaw * [1, -1, -1], np.zeros((160, 6)), Fraction(25)), tmp_path / "mesh.npz")
+    code, _, err = run(capsys, "render", pi.PORTRAIT, tmp_path / "mesh.npz", "-o", tmp_path / "m.mp4", "--size",
+                       "128", "--crop-only")
+    assert code == 0, err
+    frames = [f.image.astype(float) for f in read_frames(tmp_path / "m.mp4")]
+    assert len(frames) == 160 and np.abs(frames[6] - frames[0]).max() > 30     # the mouth moves
+    from voxportrait.neural.liveportrait.motion import liveportrait_motion
+
+    save_motion(liveportrait_motion(25, np.zeros((5, 21, 3))), tmp_path / "lp.npz")
+    code, _, err = run(capsys, "render", pi.PORTRAIT, tmp_path / "lp.npz", "-o", tmp_path / "l.mp4", *FAST)
+    assert code == 2 and "cannot draw liveportrait motion" in err and not (tmp_path / "l.mp4").exists()
