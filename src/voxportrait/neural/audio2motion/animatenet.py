@@ -313,6 +313,27 @@ class AnimateNet(nn.Module):
         aud_rot = rope_rotations(c.aud_len, c.ctx_len / c.aud_len)
         self.register_buffer("aud_cond_rot_pe", aud_rot, persistent=False)
 
+    def init_weights(self) -> AnimateNet:
+        """The published initialisation for training from scratch: Xavier-uniform linear layers with zero
+        biases, N(0, 0.02) time-MLP weights, and zeroed adaLN modulations and output layer, so that every
+        block
+        starts as the identity and the initial flow is 0."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.normal_(self.t_embed.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embed.mlp[2].weight, std=0.02)
+        blocks = [b for j in self.joint_blocks for b in (j.latent_block, j.audio_block)]
+        blocks += list(self.fused_blocks)
+        zeroed = [b.adaLN_modulation[-1] for b in blocks]
+        for layer in zeroed + [self.final_layer.adaLN_modulation[-1], self.final_layer.conv]:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        nn.init.zeros_(self.empty_aud_feat)
+        return self
+
     def compute_buffers(self) -> AnimateNet:
         """Recompute the non-persistent buffers (after building on the meta device and ``to_empty``)."""
         c, device = self.config, self.latent_mean.device

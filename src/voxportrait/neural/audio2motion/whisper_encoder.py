@@ -12,6 +12,7 @@ not built.
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -251,7 +252,7 @@ def load_whisper_encoder(path: str | os.PathLike, device: str | torch.device = "
     try:
         ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
         dims, state = ckpt["dims"], ckpt["model_state_dict"]
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as e:
         raise UnreadableMedia(
             f"{path} is not an openai Whisper checkpoint ({e}); use tiny.pt from "
             "https://openaipublic.azureedge.net/main/whisper/models/ "
