@@ -71,11 +71,14 @@ CONFIGS: dict[str, TrainConfig] = {
 class TrainState:
     step: int = 0
     history: list[dict] = field(default_factory=list)   # {"step", "loss", "lr"} every log_interval
+    pending: list[float] = field(default_factory=list)  # losses since the last log line
 
 
 def build_model(config: TrainConfig, statistic: dict) -> AnimateNet:
-    """A freshly initialised AnimateNet whose normalisation is the dataset's lip statistics."""
-    model = AnimateNet(config.model).init_weights()
+    """A fresh AnimateNet (initialised from ``config.seed``), normalised with the lip statistics."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = AnimateNet(config.model).init_weights()
     mean, std = lip_statistics(statistic["mean"], statistic["std"])
     with torch.no_grad():
         model.latent_mean.copy_(torch.from_numpy(mean))
@@ -122,7 +125,8 @@ def save_checkpoint(work_dir: Path, model: AnimateNet, optimizer, scheduler, gen
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
               str(tmp / "model.safetensors"))
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(), "step": state.step, "history": state.history},
+                "generator": generator.get_state(), "step": state.step, "history": state.history,
+                "pending": state.pending},
                tmp / "trainer_state.pt")
     (tmp / "config.json").write_text(json.dumps(asdict(config), indent=1))
     shutil.rmtree(final, ignore_errors=True)
@@ -153,29 +157,30 @@ def train(config: TrainConfig, data_dir: str | Path, work_dir: str | Path, resum
         optimizer.load_state_dict(ts["optimizer"])
         scheduler.load_state_dict(ts["scheduler"])
         generator.set_state(ts["generator"])
-        state = TrainState(ts["step"], ts["history"])
+        state = TrainState(ts["step"], ts["history"], ts["pending"])
         log.info("resumed from %s (step %d)", last, state.step)
     model.train()
-    window_loss, t0 = [], time.perf_counter()
+    t0, t0_step = time.perf_counter(), state.step
     while state.step < config.max_steps:
         optimizer.zero_grad(set_to_none=True)
         for _ in range(config.gradient_accumulation_steps):
             aud, lip = sampler.sample(config.batch_size, generator)
             loss = flow_loss(model, aud.to(device), lip.to(device), config, generator)
             (loss / config.gradient_accumulation_steps).backward()
-            window_loss.append(float(loss))
+            state.pending.append(float(loss.detach()))
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         optimizer.step()
         scheduler.step()
         state.step += 1
-        if not math.isfinite(window_loss[-1]):
-            raise FloatingPointError(f"the loss became {window_loss[-1]} at step {state.step}")
+        if not math.isfinite(state.pending[-1]):
+            raise FloatingPointError(f"the loss became {state.pending[-1]} at step {state.step}")
         if state.step % config.log_interval == 0 or state.step == config.max_steps:
-            mean = sum(window_loss) / len(window_loss)
-            state.history.append({"step": state.step, "loss": mean, "lr": scheduler.get_last_lr()[0]})
-            log.info("step %d  loss %.4f  lr %.3g  %.2f s/step", state.step, mean, scheduler.get_last_lr()[0],
-                     (time.perf_counter() - t0) / len(window_loss) * config.gradient_accumulation_steps)
-            window_loss, t0 = [], time.perf_counter()
+            mean = sum(state.pending) / len(state.pending)
+            lr = scheduler.get_last_lr()[0]
+            state.history.append({"step": state.step, "loss": mean, "lr": lr})
+            log.info("step %d  loss %.4f  lr %.3g  %.3f s/step", state.step, mean, lr,
+                     (time.perf_counter() - t0) / (state.step - t0_step))
+            state.pending, t0, t0_step = [], time.perf_counter(), state.step
         if state.step % config.save_interval == 0 or state.step == config.max_steps:
             save_checkpoint(work_dir, model, optimizer, scheduler, generator, state, config)
     return state

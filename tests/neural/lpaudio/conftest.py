@@ -14,6 +14,17 @@ FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"   
 torch = pytest.importorskip("torch", reason="the neural tests need torch (make setup)")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run these tests on one torch thread. The values do not depend on it (the fixtures were recomputed
+    bit-identically with 1 and 2 threads), but on a shared, oversubscribed 2-core machine two OpenMP threads
+    spin against each other and run up to 10x slower than one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _fixture(name: str):
     path = FIXTURES / name
     if not path.is_file():

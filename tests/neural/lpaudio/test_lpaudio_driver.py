@@ -57,7 +57,7 @@ def driver(weights_dir):
 @pytest.fixture(scope="module")
 def speech():
     samples, rate = load_audio(Path(__file__).resolve().parents[3] / "examples" / "speech.wav")
-    return samples[: int(3.3 * rate)], rate
+    return samples[: int(2.2 * rate)], rate
 
 
 def test_motion_is_liveportrait_lip_deltas_at_the_asked_fps(driver, speech):
