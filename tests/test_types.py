@@ -3,9 +3,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from voxportrait.errors import InvalidOption, UnreadableMedia
 from voxportrait.motion.io import load_motion, save_motion
 from voxportrait.options import DriveOptions, parse_fps
-from voxportrait.errors import InvalidOption, UnreadableMedia
 from voxportrait.types import EXPRESSIONS, CropTransform, Motion, frame_count
 
 

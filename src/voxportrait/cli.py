@@ -1,6 +1,8 @@
 """Command line: argument parsing only. Every command calls one function in api.py.
 
-A VoxPortraitError becomes one line on stderr and exit code 2; nothing else is caught.
+Options are generated from the dataclasses in options.py (one place for each default); a ``--config FILE.toml``
+is applied first and flags given on the command line override it. A VoxPortraitError becomes one line on stderr
+and exit code 2; nothing else is caught.
 """
 
 from __future__ import annotations
@@ -8,11 +10,74 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import fields
+from typing import Any
 
 from . import __version__
 from .errors import VoxPortraitError
+from .options import SECTIONS, AnimateOptions, load_config, parse_fps, with_overrides
 
 EXIT_USER_ERROR = 2
+
+# Flags that read better than --field-name; booleans get a --flag / --no-flag pair unless named here.
+_BOOL_FLAGS = {"full_frame": ("--full-frame", "--crop-only"), "level_eyes": ("--level-eyes", "--no-level-eyes")}
+
+
+def _parse_value(kind: str, raw: str) -> Any:
+    base = kind.replace(" | None", "").strip()
+    if base == "Fraction":
+        return parse_fps(raw)
+    if base == "int":
+        return int(raw)
+    if base == "float":
+        return float(raw)
+    return raw
+
+
+def add_option_flags(parser: argparse.ArgumentParser, sections: tuple[str, ...]) -> None:
+    """Add one flag per option field of the given sections; values land in ``args`` as "section.field"."""
+    for section in sections:
+        group = parser.add_argument_group(f"{section} options")
+        for f in fields(SECTIONS[section]):
+            meta = f.metadata
+            dest = f"{section}.{f.name}"
+            default = f.default
+            if f.type == "bool":
+                on, off = _BOOL_FLAGS.get(f.name, (f"--{f.name.replace('_', '-')}", f"--no-{f.name.replace('_', '-')}"))
+                group.add_argument(on, dest=dest, action="store_true", default=argparse.SUPPRESS,
+                                   help=f"{meta['help']} (default: {'on' if default else 'off'})")
+                group.add_argument(off, dest=dest, action="store_false", default=argparse.SUPPRESS)
+                continue
+            kind = str(f.type)
+
+            def convert(raw: str, kind: str = kind, name: str = f.name) -> Any:
+                try:
+                    return _parse_value(kind, raw)
+                except (ValueError, VoxPortraitError) as e:
+                    raise argparse.ArgumentTypeError(f"invalid {name}: {raw!r} ({e})") from e
+
+            group.add_argument(
+                meta.get("flag") or f"--{f.name.replace('_', '-')}",
+                dest=dest,
+                type=convert,
+                choices=meta.get("choices"),
+                default=argparse.SUPPRESS,
+                metavar=None if meta.get("choices") else f.name.upper(),
+                help=f"{meta['help']} (default: {default})",
+            )
+
+
+def options_from_args(args: argparse.Namespace, base: AnimateOptions | None = None) -> AnimateOptions:
+    """Defaults, then --config FILE, then the flags given."""
+    options = base or AnimateOptions()
+    if getattr(args, "config", None):
+        options = load_config(args.config, options)
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in vars(args).items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            overrides.setdefault(section, {})[name] = value
+    return with_overrides(options, overrides)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,8 +86,90 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"voxportrait {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each stage does")
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in _COMMANDS:
+        register(sub)
     return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE.toml", help="options file with [analyze] [drive] [render] [encode]")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="show the faces, landmarks, head pose and crop found in a portrait",
+                       description="Analyze a portrait: print the faces found, the head pose and the crop; "
+                       "with -o, draw the mesh, irises, pose axes and crop box on a preview image.")
+    p.add_argument("image", help="portrait photo (jpg, png, webp, bmp, tiff)")
+    p.add_argument("-o", "--output", metavar="PREVIEW.png", help="write a preview image with what was found")
+    p.add_argument("--config", metavar="FILE.toml", help="options file; only [analyze] is used")
+    add_option_flags(p, ("analyze",))
+    p.set_defaults(func=_inspect)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from . import api
+
+    report = api.inspect_portrait(args.image, options_from_args(args).analyze, preview=args.output)
+    print(report.summary())
+    return 0
+
+
+class _ProgressBar:
+    """A rich progress bar on a terminal (stderr), nothing otherwise; used as the api progress callback."""
+
+    def __init__(self, quiet: bool):
+        self._bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), transient=True)
+            self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> _ProgressBar:
+        if self._bar is not None:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def __call__(self, p) -> None:
+        if self._bar is None:
+            return
+        if p.stage not in self._tasks:
+            self._tasks[p.stage] = self._bar.add_task(p.stage, total=p.total)
+        self._bar.update(self._tasks[p.stage], completed=p.done, total=p.total)
+
+
+def _add_animate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("animate", help="make a portrait speak an audio recording",
+                       description="Portrait photo + speech recording -> lip-synced talking-head video.")
+    p.add_argument("portrait", help="portrait photo (jpg, png, webp, bmp, tiff)")
+    p.add_argument("audio", help="speech (wav, mp3, m4a, flac, ogg/opus, or the audio of a video file)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4",
+                   help="output video: .mp4/.mov, or .webm (needed for a transparent background, as is a "
+                        "folder name for PNG frames)")
+    _common(p)
+    add_option_flags(p, ("analyze", "drive", "render", "encode"))
+    p.set_defaults(func=_animate)
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from . import api
+
+    options = options_from_args(args)
+    with _ProgressBar(args.quiet) as bar:
+        result = api.animate(args.portrait, args.audio, args.output, options, progress=bar)
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
+_COMMANDS: list = [_add_animate, _add_inspect]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,5 +182,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"voxportrait: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("voxportrait: interrupted", file=sys.stderr)
+        print("voxportrait: interrupted; no output was written", file=sys.stderr)
         return 130

@@ -32,7 +32,9 @@ def load_image(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             old = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            # the size check below (before any pixel is decoded) says the size and the remedy; Pillow's own
+            # check would fire first with a message about attacks
+            Image.MAX_IMAGE_PIXELS = None
             try:
                 with Image.open(p) as im:
                     w, h = im.size
@@ -42,12 +44,13 @@ def load_image(
                             " (downscale it first)"
                         )
                     im.load()
-                    im = ImageOps.exif_transpose(im)
+                    # turn it as the camera meant; in place, as a copy of a 100-megapixel photo costs seconds
+                    ImageOps.exif_transpose(im, in_place=True)
                     return to_rgb(im, background)
             finally:
                 Image.MAX_IMAGE_PIXELS = old
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise InputTooLarge(f"{what} is too large to decode safely: {p} ({e})") from e
+        raise InputTooLarge(f"{what} is too large to decode safely: {p} ({e}); downscale it first") from e
     except UnidentifiedImageError as e:
         raise UnreadableMedia(f"{what} is not an image we can read: {p} (use jpg, png, webp or bmp)") from e
     except (OSError, SyntaxError, ValueError) as e:

@@ -100,25 +100,30 @@ def read_frames(path: str | os.PathLike, what: str = "video") -> Iterator[VideoF
 class _AudioFeed:
     """Decodes an audio source lazily and encodes it into ``stream`` up to a given time."""
 
-    def __init__(self, container, source: str | os.PathLike | tuple[np.ndarray, int]):
+    def __init__(self, container, source: str | os.PathLike | tuple[np.ndarray, int], codec: str):
         if isinstance(source, tuple):
             samples, rate = source
             self._in = None
             self._frames = self._array_frames(np.asarray(samples, np.float32), int(rate))
-            channels, layout = 1, "mono"
+            layout = "mono"
         else:
             self._in = av.open(str(source), metadata_errors="ignore")
             ain = self._in.streams.audio[0]
             rate = ain.codec_context.sample_rate
-            channels = ain.codec_context.channels
-            layout = "mono" if channels == 1 else "stereo"  # browsers play mono and stereo AAC everywhere
+            layout = "mono" if ain.codec_context.channels == 1 else "stereo"  # every browser plays these
             self._frames = self._in.decode(ain)
-        out_rate = rate if rate in AAC_RATES else 48000
-        self.stream = container.add_stream("aac", rate=out_rate, layout=layout)
+        if codec == "libopus":
+            out_rate = 48000  # the only rate Opus in webm is decoded at everywhere
+            fmt = "flt"
+        else:
+            out_rate = rate if rate in AAC_RATES else 48000
+            fmt = "fltp"
+        self.stream = container.add_stream(codec, rate=out_rate, layout=layout)
         self.stream.bit_rate = 64000 * (1 if layout == "mono" else 2)
-        self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=out_rate)
+        self._resampler = av.AudioResampler(format=fmt, layout=layout, rate=out_rate)
         self._container = container
         self._written_s = 0.0
+        self._samples = 0
         self._rate = out_rate
         self._done = False
 
@@ -144,14 +149,23 @@ class _AudioFeed:
             frame.pts = None
             for out in self._resampler.resample(frame):
                 self._written_s += out.samples / self._rate
-                self._container.mux(self.stream.encode(out))
+                self._encode(out)
+
+    def _encode(self, frame: av.AudioFrame) -> None:
+        # Timestamps counted in samples let the encoder date its first packet before zero by its priming
+        # delay (1024 samples for AAC), which the muxer turns into an edit list. Without them the priming
+        # silence plays first and the sound lags the picture by 64 ms at 16 kHz.
+        frame.pts = self._samples
+        frame.time_base = Fraction(1, self._rate)
+        self._samples += frame.samples
+        self._container.mux(self.stream.encode(frame))
 
     def _finish(self) -> None:
         if self._done:
             return
         self._done = True
         for out in self._resampler.resample(None):
-            self._container.mux(self.stream.encode(out))
+            self._encode(out)
         self._container.mux(self.stream.encode(None))
 
     def close(self) -> None:
@@ -162,11 +176,13 @@ class _AudioFeed:
 
 
 class VideoWriter:
-    """Write RGB frames to an H.264 (yuv420p) mp4 with an optional AAC audio track.
+    """Write frames to a video file that browsers play, with an optional audio track.
 
-    Use as a context manager; the file appears at ``path`` only when the block exits cleanly. Odd frame
-    sizes are padded by one edge pixel (H.264 4:2:0 needs even sizes). ``audio`` is a path whose first audio
-    stream is re-encoded as AAC at its own rate (mono or stereo), or a (samples, rate) pair.
+    ``.mp4``/``.mov``: H.264 yuv420p + AAC. ``.webm``: VP9 + Opus; give (H, W, 4) RGBA frames for a
+    transparent background (VP9 with alpha). Use as a context manager; the file appears at ``path`` only when
+    the block exits cleanly (a temporary file beside it is removed on any error or Ctrl-C). Odd frame sizes are
+    padded by one edge pixel (4:2:0 chroma needs even sizes). ``audio`` is a path whose first audio stream is
+    re-encoded at its own rate (mono or stereo), or a (samples, rate) pair of float32 mono samples.
     """
 
     def __init__(
@@ -183,43 +199,59 @@ class VideoWriter:
         self.crf = int(crf)
         self.preset = preset
         self.threads = threads
+        self.webm = self.path.suffix.lower() == ".webm"
         self._audio_source = audio
         self._tmp: Path | None = None
         self._container = None
         self._stream = None
         self._audio: _AudioFeed | None = None
-        self._size: tuple[int, int] | None = None
+        self._shape: tuple[int, ...] | None = None
         self.frames_written = 0
 
     def __enter__(self) -> VideoWriter:
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=".mp4", dir=self.path.parent)
+        suffix = ".webm" if self.webm else ".mp4"
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=suffix, dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
-        self._container = av.open(tmp, mode="w", format="mp4", options={"movflags": "+faststart"})
+        if self.webm:
+            self._container = av.open(tmp, mode="w", format="webm")
+        else:
+            self._container = av.open(tmp, mode="w", format="mp4", options={"movflags": "+faststart"})
         return self
 
-    def _start(self, width: int, height: int) -> None:
-        s = self._container.add_stream("libx264", rate=self.fps)
-        s.width, s.height = width + width % 2, height + height % 2
-        s.pix_fmt = "yuv420p"
+    def _start(self, shape: tuple[int, ...]) -> None:
+        h, w = shape[:2]
+        alpha = len(shape) == 3 and shape[2] == 4
+        if alpha and not self.webm:
+            raise ValueError("transparent (RGBA) frames need a .webm output")
+        if self.webm:
+            s = self._container.add_stream("libvpx-vp9", rate=self.fps)
+            s.pix_fmt = "yuva420p" if alpha else "yuv420p"
+            s.options = {"crf": str(min(63, self.crf + 12)), "b": "0", "deadline": "good", "cpu-used": "4",
+                         "row-mt": "1"}
+        else:
+            s = self._container.add_stream("libx264", rate=self.fps)
+            s.pix_fmt = "yuv420p"
+            s.options = {"crf": str(self.crf), "preset": self.preset, "profile": "high"}
+        s.width, s.height = w + w % 2, h + h % 2
         s.time_base = Fraction(1, 1) / self.fps
         s.codec_context.thread_count = self.threads
-        s.options = {"crf": str(self.crf), "preset": self.preset, "profile": "high"}
         self._stream = s
-        self._size = (width, height)
+        self._shape = tuple(shape)
+        self._format = "rgba" if alpha else "rgb24"
         if self._audio_source is not None:
-            self._audio = _AudioFeed(self._container, self._audio_source)
+            self._audio = _AudioFeed(self._container, self._audio_source, "libopus" if self.webm else "aac")
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 RGB frame; every frame must have the first frame's size."""
-        h, w = frame.shape[:2]
+        """Append one (H, W, 3) RGB (or, for .webm, (H, W, 4) RGBA) uint8 frame, all of the first frame's shape."""
         if self._stream is None:
-            self._start(w, h)
-        elif (w, h) != self._size:
-            raise ValueError(f"frame {self.frames_written} is {w}x{h}, the video is {self._size[0]}x{self._size[1]}")
+            self._start(frame.shape)
+        elif tuple(frame.shape) != self._shape:
+            raise ValueError(f"frame {self.frames_written} has shape {frame.shape}, the video {self._shape}")
+        h, w = frame.shape[:2]
         if w % 2 or h % 2:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=self._format)
         vf.pts = self.frames_written
         self._container.mux(self._stream.encode(vf))
         self.frames_written += 1
@@ -244,3 +276,61 @@ class VideoWriter:
                 os.replace(self._tmp, self.path)
             else:
                 self._tmp.unlink(missing_ok=True)
+
+
+class PngSequenceWriter:
+    """Write frames as ``frame_000000.png`` ... into a new folder (RGBA keeps transparency), plus the audio
+    as ``audio.wav`` when given; the folder appears at ``path`` only when complete."""
+
+    def __init__(self, path: str | os.PathLike, fps: Fraction | int | str,
+                 audio: str | os.PathLike | tuple[np.ndarray, int] | None = None):
+        self.path = Path(path)
+        self.fps = Fraction(fps)
+        self._audio_source = audio
+        self.frames_written = 0
+
+    def __enter__(self) -> PngSequenceWriter:
+        if self.path.exists():
+            raise FileExistsError(f"{self.path} already exists")
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}-", dir=self.path.parent))
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        from PIL import Image
+
+        Image.fromarray(np.ascontiguousarray(frame)).save(self._tmp / f"frame_{self.frames_written:06d}.png",
+                                                          compress_level=1)
+        self.frames_written += 1
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import shutil
+
+        if exc_type is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            return
+        try:
+            (self._tmp / "fps.txt").write_text(f"{self.fps.numerator}/{self.fps.denominator}\n")
+            if self._audio_source is not None:
+                _write_wav(self._tmp / "audio.wav", self._audio_source)
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+
+
+def _write_wav(path: Path, source: str | os.PathLike | tuple[np.ndarray, int]) -> None:
+    if isinstance(source, tuple):
+        samples, rate = source
+    else:
+        from .audio import audio_info, load_audio
+
+        samples, rate = load_audio(source, audio_info(source).sample_rate_hz)
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with av.open(str(path), "w", format="wav") as c:
+        s = c.add_stream("pcm_s16le", rate=int(rate), layout="mono")
+        f = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        f.sample_rate = int(rate)
+        for packet in s.encode(f):
+            c.mux(packet)
+        for packet in s.encode(None):
+            c.mux(packet)

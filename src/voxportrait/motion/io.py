@@ -58,7 +58,9 @@ def load_motion(path: str | os.PathLike) -> Motion:
             header = json.loads(str(z["header"]))
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-        raise UnreadableMedia(f"{path} is not a voxportrait motion file ({e}); write one with `voxportrait motion`") from e
+        raise UnreadableMedia(
+            f"{path} is not a voxportrait motion file ({e}); write one with `voxportrait motion`"
+        ) from e
     if header.get("format") != FORMAT:
         raise UnreadableMedia(f"{path} is not a voxportrait motion file (format {header.get('format')!r})")
     if int(header.get("version", 0)) > VERSION:

@@ -1,0 +1,238 @@
+"""The public Python entry points; each composes the stages (the CLI, web UI and server call these)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InvalidOption
+from .media import load_audio, load_image, save_image
+from .media.files import check_input, check_output
+from .media.video import PngSequenceWriter, VideoWriter
+from .options import AnalyzeOptions, AnimateOptions, DriveOptions, RenderOptions
+from .types import FaceDetection, Motion, Subject
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InspectReport:
+    """What ANALYZE found in a portrait: the Subject (chosen face), every face found, and the preview path."""
+
+    subject: Subject
+    faces: list[FaceDetection]
+    preview: Path | None
+
+    def summary(self) -> str:
+        """A few human-readable lines: faces, head pose, crop."""
+        s = self.subject
+        h, w = s.image.shape[:2]
+        lines = [f"{s.source or 'image'}: {w} x {h} pixels, {len(self.faces)} face(s) found (largest first)"]
+        for i, f in enumerate(self.faces):
+            mark = "*" if f is s.face else " "
+            x0, y0, x1, y1 = (float(v) for v in f.box)
+            lines.append(f" {mark} face {i}: box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), "
+                         f"{x1 - x0:.0f} px wide, score {f.score:.2f}")
+        p = s.pose
+        lines.append(f"pose: yaw {p.yaw_deg:+.1f} deg, pitch {p.pitch_deg:+.1f} deg, roll {p.roll_deg:+.1f} deg; "
+                     f"scale {p.scale:.2f} px/unit; centre ({p.translation[0]:.0f}, {p.translation[1]:.0f}) px")
+        centre = s.crop.to_full([(s.crop.size - 1) / 2] * 2)
+        side = s.crop.size / s.crop.scale
+        m = s.crop.matrix
+        angle = math.degrees(math.atan2(m[0, 1], m[0, 0]))
+        lines.append(f"crop: {side:.0f} px square centred at ({centre[0]:.0f}, {centre[1]:.0f}), "
+                     f"rotated {angle:+.1f} deg, sampled at {s.crop.size} x {s.crop.size}")
+        lines.append(f"landmarks: 468-point mesh + 2 irises; inter-ocular distance {s.landmarks.inter_ocular:.1f} px")
+        if self.preview is not None:
+            lines.append(f"preview: {self.preview}")
+        return "\n".join(lines)
+
+
+def inspect_portrait(
+    path: str | os.PathLike,
+    options: AnalyzeOptions | None = None,
+    preview: str | os.PathLike | None = None,
+    crop_size: int = 512,
+) -> InspectReport:
+    """Analyze a portrait and, if ``preview`` is given, draw the mesh, irises, pose axes and crop box on it."""
+    from .face import find_faces, subject_of
+    from .face.draw import preview as draw_preview
+
+    out = check_output(preview, "preview") if preview is not None else None
+    image = load_image(path)
+    found = find_faces(image)
+    subject = subject_of(image, found, options or AnalyzeOptions(), crop_size, source=str(path))
+    faces = [f for f, _ in found]
+    if out is not None:
+        save_image(out, draw_preview(subject, [f for f in faces if f is not subject.face]))
+    return InspectReport(subject, faces, out)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Passed to a progress callback: which stage, and how far it is."""
+
+    stage: str  # "analyze" | "drive" | "render"
+    done: int   # frames (render) or steps done
+    total: int
+
+
+@dataclass(frozen=True)
+class AnimateResult:
+    output: Path
+    frames: int
+    fps: Fraction
+    duration_s: float
+    elapsed_s: float
+    faces_found: int
+
+    def summary(self) -> str:
+        speed = self.frames / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+        return (f"wrote {self.output}: {self.frames} frames, {self.duration_s:.2f} s at {float(self.fps):g} fps, "
+                f"rendered in {self.elapsed_s:.1f} s ({speed:.1f} frames/s)")
+
+
+ProgressCallback = Callable[[Progress], None]
+_VIDEO_SUFFIXES = (".mp4", ".mov", ".webm")
+
+
+def _report(progress: ProgressCallback | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(Progress(stage, done, total))
+
+
+def check_output_for(output: str | os.PathLike, render: RenderOptions) -> Path:
+    """Fail before any work if ``output`` cannot hold what these options produce.
+
+    Videos: .mp4 or .mov (H.264 + AAC) or .webm (VP9 + Opus). A transparent background needs .webm (VP9 with
+    alpha) or a path without a suffix, which becomes a folder of PNG frames.
+    """
+    out = check_output(output)
+    suffix = out.suffix.lower()
+    if render.background == "transparent":
+        if suffix not in (".webm", ""):
+            raise InvalidOption(f"a transparent background needs a .webm output or a folder name for PNG frames, "
+                                f"not {out.name}")
+        if suffix == "" and out.exists():
+            raise InvalidOption(f"the PNG frame folder {out} already exists; remove it or choose another name")
+    elif suffix not in _VIDEO_SUFFIXES:
+        raise InvalidOption(f"the output must end with .mp4, .mov or .webm, got {out.name}")
+    return out
+
+
+def drive_motion(samples: np.ndarray, sample_rate_hz: int, options: DriveOptions) -> Motion:
+    """The DRIVE stage for speech: the driver named by ``options.driver``."""
+    if options.driver == "phonemes":
+        from .motion import drive_from_audio
+
+        return drive_from_audio(samples, sample_rate_hz, options)
+    raise InvalidOption(f"driver {options.driver!r} is not available in this build")
+
+
+def render_frames(subject: Subject, motion: Motion, options: RenderOptions) -> Iterator[np.ndarray]:
+    """The RENDER stage: final frames (composited into the photo, background handled), lazily."""
+    if options.renderer == "cpu":
+        from .render import render_video_frames
+
+        return render_video_frames(subject, motion, options)
+    raise InvalidOption(f"renderer {options.renderer!r} is not available in this build")
+
+
+def _prefetch(frames: Iterable[np.ndarray], depth: int = 6) -> Iterator[np.ndarray]:
+    """Produce ``frames`` on a background thread while the caller consumes (encodes) them.
+
+    Rendering (numpy/OpenCV) and encoding (x264) both release the GIL, so the two cores work at once. An
+    exception in the producer is re-raised here; if the consumer stops early, the producer is told to stop.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for f in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(f, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            q.put(e)
+
+    t = threading.Thread(target=produce, name="voxportrait-render", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
+def write_video(
+    frames: Iterable[np.ndarray],
+    output: Path,
+    fps: Fraction,
+    total: int,
+    audio: str | os.PathLike | tuple[np.ndarray, int] | None,
+    options: AnimateOptions,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """ENCODE: write frames (rendered on a second thread) with the audio; returns the frame count."""
+    writer = (PngSequenceWriter(output, fps, audio) if output.suffix == ""
+              else VideoWriter(output, fps, audio=audio, crf=options.encode.crf))
+    with writer as w:
+        _report(progress, "render", 0, total)
+        for i, frame in enumerate(_prefetch(frames), start=1):
+            w.write(frame)
+            _report(progress, "render", i, total)
+    return writer.frames_written
+
+
+def animate(
+    portrait: str | os.PathLike,
+    audio: str | os.PathLike,
+    output: str | os.PathLike,
+    options: AnimateOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> AnimateResult:
+    """Portrait + speech -> talking-head video at ``output`` (written atomically).
+
+    ``progress`` is called as work advances; it may raise to abort (the partial file is removed).
+    """
+    from .face import analyze_portrait
+
+    options = options or AnimateOptions()
+    start = time.perf_counter()
+    out = check_output_for(output, options.render)
+    check_input(portrait, "portrait")
+    check_input(audio, "audio")
+    _report(progress, "analyze", 0, 1)
+    subject = analyze_portrait(portrait, options.analyze, crop_size=options.render.size)
+    _report(progress, "analyze", 1, 1)
+    samples, rate = load_audio(audio)
+    _report(progress, "drive", 0, 1)
+    motion = drive_motion(samples, rate, options.drive)
+    _report(progress, "drive", 1, 1)
+    frames = render_frames(subject, motion, options.render)
+    n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
+    return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found)
