@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from voxportrait.errors import InvalidOption, MissingWeights, UnreadableMedia
 from voxportrait.media.audio import load_audio
 from voxportrait.motion.spaces import LIVEPORTRAIT, space_of
+from voxportrait.options import DriveOptions
 from voxportrait.types import frame_count
 
 torch = pytest.importorskip("torch")
@@ -24,6 +26,7 @@ from voxportrait.neural.audio2motion.lpaudio import (  # noqa: E402
     LIP_IDX,
     LPAudioSampling,
     build_lpaudio_driver,
+    driver_from_options,
     load_animatenet,
     resample_frames,
 )
@@ -75,12 +78,18 @@ def test_motion_is_liveportrait_lip_deltas_at_the_asked_fps(driver, speech):
     assert np.all(m.rotation_deg == 0) and np.all(m.scale == 1)
 
 
-def test_seed_is_honoured(driver, speech):
+def test_seed_and_options(driver, speech, weights_dir):
     samples, rate = speech
     a = driver.lip_motion(samples, rate)
     assert np.array_equal(a, driver.lip_motion(samples, rate))
-    driver_b = type(driver)(driver.encoder, driver.model, LPAudioSampling(num_steps=4, seed=4))
-    assert not np.allclose(a, driver_b.lip_motion(samples, rate))
+    other_seed = replace(driver, sampling=replace(FAST, seed=4))
+    assert not np.allclose(a, other_seed.lip_motion(samples, rate))
+    full = driver.drive(samples, rate, Fraction(25)).extras["lp_exp"]
+    half = replace(driver, expression_scale=0.5).drive(samples, rate, Fraction(25)).extras["lp_exp"]
+    np.testing.assert_allclose(half, 0.5 * full, rtol=1e-6, atol=1e-7)
+    built = driver_from_options(DriveOptions(driver="lpaudio", driver_weights=str(weights_dir), seed=7,
+                                             expression_scale=1.5), device="cpu")
+    assert (built.sampling.seed, built.expression_scale, built.sampling.num_steps) == (7, 1.5, 25)
 
 
 def test_any_rate_and_very_short_audio(driver, speech):

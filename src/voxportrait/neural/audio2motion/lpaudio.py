@@ -22,6 +22,7 @@ import numpy as np
 
 from ...errors import InvalidOption, UnreadableMedia
 from ...motion.spaces import LIVEPORTRAIT
+from ...options import DriveOptions
 from ...types import Motion, frame_count
 from ..weights import locate, require_torch, resolve_device
 
@@ -202,6 +203,13 @@ def _to_16k(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
 
     g = np.gcd(int(sample_rate_hz), SAMPLE_RATE_HZ)
     return resample_poly(x, SAMPLE_RATE_HZ // g, int(sample_rate_hz) // g).astype(np.float32)
+
+
+def driver_from_options(options: DriveOptions, device: str = "auto") -> LPAudioDriver:
+    """The driver for ``--driver lpaudio``: weights from ``options.driver_weights``, ``options.seed`` seeds the
+    noise, ``options.expression_scale`` scales the lip motion; the published sampling otherwise."""
+    return build_lpaudio_driver(options.driver_weights, device=device, sampling=LPAudioSampling(seed=options.seed),
+                                expression_scale=options.expression_scale)
 
 
 def build_lpaudio_driver(driver_weights: str | os.PathLike | None = None, *, device: str = "auto",
