@@ -116,3 +116,37 @@ def seeded_animatenet(seeded_animatenet_path):
     from voxportrait.neural.audio2motion.lpaudio import load_animatenet
 
     return load_animatenet(seeded_animatenet_path)
+
+
+LIVEPORTRAIT_MANIFESTS = {"appearance_feature_extractor": "F", "motion_extractor": "M", "warping_module": "W",
+                          "spade_generator": "G", "stitching_retargeting_module": "S"}
+
+
+@pytest.fixture(scope="session")
+def lp_source_image() -> np.ndarray:
+    """(1, 3, 256, 256) float in [0, 1]: the source image of the LivePortrait and lpaudio fixtures."""
+    with np.load(_fixture("lp_e2e_io.npz")) as z:
+        return z["source_image"]
+
+
+@pytest.fixture(scope="session")
+def seeded_liveportrait():
+    """LivePortrait F, M, W, G, S (branch lp) with the fixtures' seeded weights, float32 on the CPU."""
+    try:
+        from voxportrait.neural.liveportrait.model import LivePortraitNetworks
+    except ImportError as e:
+        pytest.fail(f"these tests need the LivePortrait networks (voxportrait.neural.liveportrait, branch lp): {e}")
+
+    checkpoints = {}
+    for net, letter in LIVEPORTRAIT_MANIFESTS.items():
+        state = seeded_state(f"{letter}_manifest.json")
+        if net == "stitching_retargeting_module":      # published as {'retarget_eye': {...}, ...}
+            nested: dict = {}
+            for key, value in state.items():
+                top, inner = key.split(".", 1)
+                nested.setdefault(top, {})[inner] = value
+            state = nested
+        checkpoints[net] = state
+    networks = LivePortraitNetworks.build("cpu", half=False)
+    networks.load_checkpoints(checkpoints)
+    return networks
