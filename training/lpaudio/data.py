@@ -37,8 +37,7 @@ MotionReader = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Clip:
-    """One clip's training pairs: ``features`` (F, C) at 50 fps and ``exp`` (T, 21, 3) at 30 fps, aligned at
-    0."""
+    """One clip's training pairs: ``features`` (F, C) at 50 fps and ``exp`` (T, 21, 3) at 30 fps, aligned at 0."""
 
     name: str
     features: np.ndarray

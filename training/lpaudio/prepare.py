@@ -13,6 +13,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,10 +21,11 @@ import torch
 from voxportrait.errors import NoFaceFound
 from voxportrait.face import track_frames
 from voxportrait.neural.audio2motion.whisper_encoder import load_whisper_encoder
-from voxportrait.neural.liveportrait.driving import driving_crops, read_keypoints
-from voxportrait.neural.liveportrait.model import LivePortraitNetworks, load_liveportrait_networks
 
 from .data import MotionReader, make_clip, write_dataset
+
+if TYPE_CHECKING:   # the LivePortrait networks (branch lp) are imported where they are used
+    from voxportrait.neural.liveportrait.model import LivePortraitNetworks
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ def fill_missing(meshes: Sequence[np.ndarray | None]) -> np.ndarray:
 
 def liveportrait_reader(networks: LivePortraitNetworks, batch_size: int = 8) -> MotionReader:
     """Frames -> M's ``exp`` per frame, cropped with LivePortrait's driving-video box from the tracked face."""
+    from voxportrait.neural.liveportrait.driving import driving_crops, read_keypoints
 
     def read(images: np.ndarray) -> np.ndarray:
         tracked = track_frames(((float(i), im) for i, im in enumerate(images)), refine_eyes=False)
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    from voxportrait.neural.liveportrait.model import load_liveportrait_networks
+
     with torch.inference_mode():
         nets = load_liveportrait_networks(args.liveportrait_weights, args.device, half=False)
         out = prepare(args.videos, args.out, args.whisper, nets)

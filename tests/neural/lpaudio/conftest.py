@@ -44,8 +44,7 @@ def manifest(name: str) -> dict:
 
 
 def seeded_state(manifest_name: str, prefix: str = "") -> dict:
-    """{checkpoint key: seeded tensor} for the manifest's keys starting with ``prefix`` (kept buffers
-    skipped)."""
+    """{checkpoint key: seeded tensor} for the manifest's keys starting with ``prefix`` (kept buffers skipped)."""
     sw = seeded_weights_module()
     m = manifest(manifest_name)
     kept = set(m.get("kept_buffers", []))

@@ -206,8 +206,7 @@ class JointBlock(nn.Module):
 
     def forward(self, latent: Tensor, audio: Tensor, global_c: Tensor, extended_c: Tensor,
                 latent_rot: Tensor, audio_rot: Tensor) -> tuple[Tensor, Tensor]:
-        """latent (B, 30, C) with per-frame condition extended_c (B, 30, C); audio (B', 50, C) with
-        global_c."""
+        """latent (B, 30, C) with per-frame condition extended_c (B, 30, C); audio (B', 50, C) with global_c."""
         x_qkv, x_mod = self.latent_block.pre_attention(latent, extended_c, latent_rot)
         a_qkv, a_mod = self.audio_block.pre_attention(audio, global_c, audio_rot)
         out = attention(*(torch.cat([x, a], dim=2) for x, a in zip(x_qkv, a_qkv, strict=True)))

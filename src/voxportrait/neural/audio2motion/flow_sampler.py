@@ -36,8 +36,7 @@ def logit_normal_times(batch: int, mean: float = 0.0, scale: float = 1.0,
 
 
 def guided_velocity(model: AnimateNet, cond: Conditions, empty: Conditions, cfg_scale: float) -> Velocity:
-    """Classifier-free guidance: ``s * v(x | audio) + (1 - s) * v(x | no audio)``; plain v(x | audio) if s <
-    1."""
+    """Classifier-free guidance: ``s * v(x | audio) + (1 - s) * v(x | no audio)``; plain v(x | audio) if s < 1."""
 
     def velocity(t: Tensor, x: Tensor) -> Tensor:
         tb = t * torch.ones(len(x), device=x.device, dtype=x.dtype)
@@ -63,8 +62,7 @@ class Known:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """Every Euler step: ``t`` (S,), ``x`` (S, B, N, D) the state at t_i (x[0] = noise), ``v`` (S, B, N,
-    D)."""
+    """Every Euler step: ``t`` (S,), ``x`` (S, B, N, D) the state at t_i (x[0] = noise), ``v`` (S, B, N, D)."""
 
     t: Tensor
     x: Tensor

@@ -20,8 +20,7 @@ from .lpaudio import LIP_IDX, LPAudioSampling
 
 
 def segment_features(features: Tensor, aud_len: int = 50) -> Tensor:
-    """(F, C) features -> (F // aud_len, aud_len, C): the original's independent 1 s segments (tail
-    dropped)."""
+    """(F, C) features -> (F // aud_len, aud_len, C): the original's independent 1 s segments (tail dropped)."""
     n = features.shape[0] // aud_len
     return features[: n * aud_len].reshape(n, aud_len, features.shape[1])
 

@@ -1,13 +1,11 @@
-"""The audio-driven LivePortrait driver (LivePortrait_AudioDriven): speech -> LivePortrait lip keypoint
-motion.
+"""The audio-driven LivePortrait driver (LivePortrait_AudioDriven): speech -> LivePortrait lip keypoint motion.
 
 Whisper-tiny features (whisper_encoder.py) condition AnimateNet (animatenet.py), whose guided flow-matching
 samples (flow_sampler.py, lip_motion.py) are the 6 lip keypoints' expression. The result is a Motion in the
 ``"liveportrait"`` space: ``lp_exp`` moves the lip keypoints relative to the first frame; the other keypoints,
 the head pose, scale and translation stay the source's (zero change). Frames come at any fps.
 
-This module imports torch only when a driver is built, so it can be imported (and its errors reported) without
-it.
+This module imports torch only when a driver is built, so it can be imported (and its errors reported) without it.
 """
 
 from __future__ import annotations
@@ -57,8 +55,7 @@ class LPAudioSampling:
 
 
 def lip_statistics(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(63,) statistics of LivePortrait ``exp`` (21 x 3) -> (1, 1, 18) those of the lip keypoints,
-    row-major."""
+    """(63,) statistics of LivePortrait ``exp`` (21 x 3) -> (1, 1, 18) those of the lip keypoints, row-major."""
     idx = list(LIP_IDX)
     pick = [np.asarray(a, np.float32).reshape(NUM_KEYPOINTS, 3)[idx].reshape(1, 1, -1) for a in (mean, std)]
     return pick[0], pick[1]
@@ -133,8 +130,7 @@ def load_animatenet(path: str | os.PathLike, device="cpu"):
 
 @dataclass(eq=False)
 class LPAudioDriver:
-    """DRIVE with LivePortrait_AudioDriven: ``drive(samples, sample_rate_hz, fps) -> Motion`` (liveportrait
-    space).
+    """DRIVE with LivePortrait_AudioDriven: ``drive(samples, sample_rate_hz, fps) -> Motion`` (liveportrait space).
 
     ``expression_scale`` multiplies the lip deltas (1 = as predicted).
     """

@@ -59,8 +59,7 @@ class WhisperEncoderConfig:
 
 
 def _hz_to_mel_slaney(hz: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above (27 mels per factor
-    6.4)."""
+    """Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above (27 mels per factor 6.4)."""
     hz = np.asarray(hz, np.float64)
     f_sp = 200.0 / 3
     mels = hz / f_sp
@@ -145,8 +144,7 @@ def split_windows(log_mel: Tensor) -> tuple[Tensor, list[int]]:
 
 
 def sinusoids(length: int, channels: int, max_timescale: float = 10_000.0) -> Tensor:
-    """(length, channels) Whisper's positional embedding: sin of the first half of the frequencies, then
-    cos."""
+    """(length, channels) Whisper's positional embedding: sin of the first half of the frequencies, then cos."""
     log_timescale_increment = np.log(max_timescale) / (channels // 2 - 1)
     inv_timescales = torch.exp(-log_timescale_increment * torch.arange(channels // 2))
     scaled_time = torch.arange(length)[:, None] * inv_timescales[None, :]
@@ -190,8 +188,7 @@ class ResidualAttentionBlock(nn.Module):
 
 
 class AudioEncoder(nn.Module):
-    """Whisper's audio encoder: conv stem (k3, then k3 stride 2, GELU), sinusoidal positions, residual
-    blocks."""
+    """Whisper's audio encoder: conv stem (k3, then k3 stride 2, GELU), sinusoidal positions, residual blocks."""
 
     def __init__(self, config: WhisperEncoderConfig = WhisperEncoderConfig()):
         super().__init__()
@@ -217,8 +214,7 @@ class AudioEncoder(nn.Module):
         return out
 
     def forward(self, mel: Tensor) -> Tensor:
-        """(B, 80, 3000) -> (B, 1500, C) the encoder's own output (after ``ln_post``; not what the driver
-        uses)."""
+        """(B, 80, 3000) -> (B, 1500, C) the encoder's own output (after ``ln_post``; not what the driver uses)."""
         return self.ln_post(self.embeddings(mel)[-1])
 
     def features(self, mel: Tensor) -> Tensor:
