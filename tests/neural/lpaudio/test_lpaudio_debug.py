@@ -65,3 +65,22 @@ def test_overfitted_model_follows_the_clips_lip_motion(run):
     r_m = pearson(np.c_[target, np.ones(n)] @ readout, opening)
     r_sample = pearson(np.c_[lip, np.ones(n)] @ readout, opening)
     assert r_m >= 0.8 and r_sample >= 0.8, (r_m, r_sample)
+
+
+def test_overlapping_windows_join_smoothly(run):
+    """Independent windows (the original) jump where they meet; inpainted, cross-faded overlaps much less."""
+    from voxportrait.neural.audio2motion.lip_motion import plan_windows, sample_lip_motion
+    from voxportrait.neural.audio2motion.lpaudio import LPAudioSampling, load_animatenet
+
+    model = load_animatenet(run["weights"] / "lpaudio" / "model.safetensors")
+    (clip,), _ = load_dataset(run["data"])
+    features = torch.from_numpy(np.concatenate([clip.features] * 3))     # 9 s: windows meet on varied content
+    ratio = {}
+    for overlap in (0, 6):
+        with torch.inference_mode():
+            lip = sample_lip_motion(model, features, LPAudioSampling(overlap_frames=overlap)).numpy()
+        step = np.linalg.norm(np.diff(lip.reshape(len(lip), -1), axis=0), axis=1)     # frame-to-frame change
+        starts = plan_windows(len(features), overlap)
+        seams = [s + 30 - 1 for s in starts[:-1]]            # from the last decided frame into a window's new part
+        ratio[overlap] = step[seams].mean() / np.median(np.delete(step, seams))
+    assert ratio[6] < 0.75 * ratio[0] and ratio[6] < 2.5, ratio
