@@ -22,6 +22,7 @@ from ...errors import InvalidOption, UnreadableMedia
 from ...motion.spaces import LIVEPORTRAIT
 from ...options import DriveOptions
 from ...types import Motion, frame_count
+from ..liveportrait.motion import liveportrait_motion
 from ..weights import locate, require_torch, resolve_device
 
 log = logging.getLogger(__name__)
@@ -167,18 +168,7 @@ class LPAudioDriver:
         n = frame_count(len(samples) / float(sample_rate_hz), fps)
         lip = self.lip_motion(samples, sample_rate_hz)
         exp30 = lip_to_keypoint_exp(lip) * np.float32(self.expression_scale)
-        lp_exp = resample_frames(exp30, MOTION_FPS, fps, n)
-        still = Motion.still(n, fps)
-        return Motion(
-            fps=fps, rotation_deg=still.rotation_deg, translation=still.translation, scale=still.scale,
-            expression=still.expression,
-            extras={
-                "lp_exp": lp_exp,
-                "lp_rotation": np.tile(np.eye(3, dtype=np.float32), (n, 1, 1)),
-                "lp_t": np.zeros((n, 3), np.float32),
-                "lp_scale": np.ones((n, 1), np.float32),
-            },
-        )
+        return liveportrait_motion(fps, resample_frames(exp30, MOTION_FPS, fps, n))   # the rest holds still
 
 
 def _check_samples(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
