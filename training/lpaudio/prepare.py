@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from voxportrait.neural.liveportrait.model import load_liveportrait_networks
 
     with torch.inference_mode():
-        nets = load_liveportrait_networks(args.liveportrait_weights, args.device, half=False)
+        nets = load_liveportrait_networks(args.liveportrait_weights, args.device, precision="float32")
         out = prepare(args.videos, args.out, args.whisper, nets)
     print(f"wrote {out}")
     return 0

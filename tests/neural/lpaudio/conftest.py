@@ -146,6 +146,6 @@ def seeded_liveportrait():
                 nested.setdefault(top, {})[inner] = value
             state = nested
         checkpoints[net] = state
-    networks = LivePortraitNetworks.build("cpu", half=False)
+    networks = LivePortraitNetworks.build("cpu", precision="float32")
     networks.load_checkpoints(checkpoints)
     return networks
