@@ -36,6 +36,9 @@ def test_submit_poll_download_gives_a_playable_video_of_the_audio_length(real_se
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
     assert 'filename="my_face__hello.mp4"' in video.headers["content-disposition"]
     assert len(video.content) == status["result"]["size_bytes"]
+    with real_server.client(Range="bytes=0-99") as c:              # what a browser's player asks for
+        part = c.get(status["result"]["video_url"])
+    assert part.status_code == 206 and part.content == video.content[:100]
     out = tmp_path / "out.mp4"
     out.write_bytes(video.content)
     info = probe_video(out)
