@@ -8,19 +8,26 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+def _ui():
+    try:
+        from . import ui
+    except ImportError as e:
+        from ..errors import MissingDependency
+
+        raise MissingDependency(f"the web UI needs the web extra ({e.name} is missing): "
+                                "pip install 'voxportrait[web]'") from e
+    return ui
+
+
 def build(defaults=None, workdir=None):
     """The gradio.Blocks page, not launched (see app.ui.build)."""
-    from .ui import build as _build
-
-    return _build(defaults, workdir)
+    return _ui().build(defaults, workdir)
 
 
 def launch(defaults=None, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
            block: bool = True):
     """Serve the page until interrupted (see app.ui.launch)."""
-    from .ui import launch as _launch
-
-    return _launch(defaults, host, port, open_browser, block)
+    return _ui().launch(defaults, host, port, open_browser, block)
 
 
 __all__ = ["build", "launch"]

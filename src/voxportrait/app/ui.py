@@ -169,7 +169,9 @@ def build(defaults: AnimateOptions | None = None, workdir: Path | None = None) -
         gr.Markdown("# voxportrait\nA portrait photo and a speech recording in, a talking video out.")
         with gr.Row():
             with gr.Column(scale=1):
+                # image_mode=None: the uploaded file reaches animate as it is (its own decoder handles every mode)
                 portrait = gr.Image(label="Portrait", type="filepath", sources=["upload", "clipboard", "webcam"],
+                                    image_mode=None,
                                     elem_id="portrait", height=320)
                 audio = gr.Audio(label="Speech", type="filepath", sources=["upload", "microphone"], elem_id="audio")
                 parts = {}
