@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
+KEEP_S = 24 * 3600
 STAGE_SPAN = {"analyze": (0.0, 0.05), "drive": (0.05, 0.2), "render": (0.2, 1.0)}
 
 CSS = """
@@ -78,6 +80,11 @@ class Page:
         self.reasons = availability({"renderer": defaults.render.weights, "driver": defaults.drive.driver_weights})
 
     def _folder(self) -> Path:
+        """A new folder for one preview or video; those of earlier days go (the page keeps no history)."""
+        old = time.time() - KEEP_S
+        for previous in self.workdir.iterdir():
+            if previous.stat().st_mtime < old:
+                shutil.rmtree(previous, ignore_errors=True)
         folder = self.workdir / uuid.uuid4().hex
         folder.mkdir(parents=True)
         return folder
@@ -165,7 +172,8 @@ def build(defaults: AnimateOptions | None = None, workdir: Path | None = None) -
     page = Page(defaults, workdir or Path(tempfile.mkdtemp(prefix="voxportrait-app-")))
     main_fields = option_fields(MAIN)
     more_fields = option_fields(exclude=MAIN + PARTS)
-    with gr.Blocks(title="voxportrait") as blocks:
+    # Gradio keeps its own copies of inputs and outputs: drop them after a day too
+    with gr.Blocks(title="voxportrait", delete_cache=(3600, KEEP_S)) as blocks:
         gr.Markdown("# voxportrait\nA portrait photo and a speech recording in, a talking video out.")
         with gr.Row():
             with gr.Column(scale=1):

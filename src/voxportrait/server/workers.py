@@ -61,6 +61,7 @@ class WorkerSettings:
     animate: str = ANIMATE       # "module:function" with api.animate's signature
     parent_pid: int = 0          # set by the pool: the server process
     sys_path: tuple[str, ...] = ()   # the server's import path, so ``animate`` imports the same way
+    log_level: int = logging.WARNING  # the server's
 
 
 def resolve(target: str) -> Callable:
@@ -153,7 +154,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C reaches the server, which stops us in order
     settings, name = pickle.loads(base64.b64decode(os.environ.pop(SETTINGS_ENV)))
     sys.path[:0] = [p for p in settings.sys_path if p not in sys.path]
-    logging.basicConfig(level=logging.INFO, format=f"%(levelname)s worker {name}: %(message)s")
+    logging.basicConfig(level=settings.log_level, format=f"%(levelname)s worker {name}: %(message)s")
     if os.getppid() != settings.parent_pid:     # the server died before we asked to die with it
         return
     wake, stop = threading.Event(), threading.Event()
@@ -194,7 +195,8 @@ class WorkerPool:
         """Start a fresh interpreter (never a fork of this threaded process) running ``main``."""
         self._generation += 1
         name = f"{os.getpid()}.{slot}.{self._generation}"
-        settings = dataclasses.replace(self.settings, parent_pid=os.getpid(), sys_path=tuple(sys.path))
+        settings = dataclasses.replace(self.settings, parent_pid=os.getpid(), sys_path=tuple(sys.path),
+                                       log_level=logging.getLogger().getEffectiveLevel())
         env = dict(os.environ, **{SETTINGS_ENV: base64.b64encode(pickle.dumps((settings, name))).decode()})
         proc = subprocess.Popen([sys.executable, "-m", "voxportrait.server.workers"], stdin=subprocess.PIPE,
                                 env=env)
