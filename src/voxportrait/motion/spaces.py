@@ -15,7 +15,9 @@ A Motion always carries head pose (rotation_deg, translation, scale) in the proj
   keypoint parameters that replace the source's.
 * ``"mesh"``: per-frame offsets of the 468 face-mesh points from the neutral face, ``mesh_offsets`` (T, 468, 3),
   in canonical-face units (AniPortrait's Audio2Mesh output).
-* ``"sadtalker"``: 3DMM coefficients, ``exp_3dmm`` (T, 64).
+* ``"sadtalker"``: SadTalker's absolute 3DMM coefficients, ``exp_3dmm`` (T, 64) expression and ``pose_3dmm``
+  (T, 6) Deep3DFaceRecon angles (radians) and translation; the SadTalker driver also fills the named
+  expressions and the relative pose, and neural/sadtalker/bridge.py converts an expression motion into it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ SADTALKER = "sadtalker"
 
 LP_KEYS = ("lp_exp", "lp_rotation", "lp_t", "lp_scale")
 MESH_KEYS = ("mesh_offsets",)
-SADTALKER_KEYS = ("exp_3dmm",)
+SADTALKER_KEYS = ("exp_3dmm", "pose_3dmm")
 
 
 def space_of(motion: Motion) -> str:

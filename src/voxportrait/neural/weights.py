@@ -37,6 +37,16 @@ def _lp(name: str, contract: str) -> WeightFile:
     )
 
 
+def _st(name: str, filename: str, contract: str) -> WeightFile:
+    return WeightFile(
+        key=f"sadtalker.{name}",
+        relpath=f"sadtalker/{filename}",
+        source="https://github.com/OpenTalker/SadTalker/releases (or huggingface.co/vinthony/SadTalker); "
+        "SadTalker's own checkpoints/ folder also works as the weights folder",
+        contract=contract,
+    )
+
+
 WEIGHTS: dict[str, WeightFile] = {
     w.key: w
     for w in [
@@ -50,6 +60,19 @@ WEIGHTS: dict[str, WeightFile] = {
             source="https://huggingface.co/KwaiVGI/LivePortrait (folder liveportrait/retargeting_models)",
             contract="dict with retarget_shoulder / retarget_mouth / retarget_eye state dicts",
         ),
+        _st("packed_256", "SadTalker_V0.0.2_256.safetensors",
+            "kp_extractor/generator/audio2exp/audio2pose/face_3drecon; face crop RGB 256x256 in [0, 1]"),
+        _st("packed_512", "SadTalker_V0.0.2_512.safetensors",
+            "same networks as packed_256, trained for 512x512 face crops"),
+        _st("mapping_crop", "mapping_00229-model.pth.tar",
+            "{'mapping': MappingNet, 70 coefficients [exp 64 | angle 3 | trans 3]} (crop/resize mode)"),
+        _st("mapping_full", "mapping_00109-model.pth.tar",
+            "{'mapping': MappingNet, 73 coefficients: + crop scale, tx, ty} (full mode)"),
+        _st("audio2exp", "auido2exp_00300-model.pth", "old layout: {'model': ExpNet}, 16 kHz mel windows"),
+        _st("audio2pose", "auido2pose_00140-model.pth", "old layout: {'model': PoseVAE}, 16 kHz mel windows"),
+        _st("facevid2vid", "facevid2vid_00189-model.pth.tar",
+            "old layout: {'generator', 'kp_detector', 'he_estimator'}; face crop RGB 256x256 in [0, 1]"),
+        _st("face_recon", "epoch_20.pth", "old layout: {'net_recon': Deep3DFaceRecon resnet50}, aligned 224x224 face"),
     ]
 }
 
