@@ -24,10 +24,16 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_tmp(tmp_path_factory) -> Path:
+    """The app's temporary folder (its previews and videos go below it)."""
+    return tmp_path_factory.mktemp("app-tmp")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, app_tmp):
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TMPDIR=str(app_tmp))
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "voxportrait", "app", "--port", str(port)], stdout=out,
                                 stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -101,4 +107,24 @@ def test_a_portrait_without_a_face_is_explained_before_rendering(app_url, browse
     page.locator("#portrait input[type=file]").set_input_files(str(no_face(tmp_path / "landscape.png")))
     page.wait_for_selector("#face-info :text('Cannot use this portrait')", timeout=60_000)
     assert "no face found" in page.locator("#face-info").inner_text()
+    page.close()
+
+
+def test_stop_ends_a_render_at_once_and_leaves_no_file(app_url, browser, app_tmp):
+    page = browser.new_page()
+    page.goto(app_url)
+    page.locator("#portrait input[type=file]").set_input_files(str(PORTRAIT))
+    page.locator("#audio input[type=file]").set_input_files(str(ROOT / "examples" / "speech.wav"))   # 9 s
+    page.wait_for_selector("#face-info :text('1 face(s) found')", timeout=60_000)
+    page.locator("#render").click()
+    page.wait_for_selector("#result :text('render')", timeout=60_000)        # frames are being written
+    assert list(app_tmp.glob("voxportrait-app-*/*/.*.mp4"))                  # animate's temporary file
+    page.locator("#stop").click()
+    deadline = time.monotonic() + 30
+    while list(app_tmp.glob("voxportrait-app-*/*/.*.mp4")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list(app_tmp.glob("voxportrait-app-*/*/.*.mp4"))
+    assert not list(app_tmp.glob("voxportrait-app-*/*/portrait__speech.mp4"))
+    assert page.locator("#download").is_disabled()
+    assert not page.locator("[data-testid=toast-body].error").count()
     page.close()

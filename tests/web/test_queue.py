@@ -78,7 +78,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_server_killed_mid_render_finishes_the_job_after_restart_and_keeps_finished_videos(tmp_path, media):
     log = tmp_path / "runs.log"
-    env = {"STANDIN_LOG": str(log), "STANDIN_FRAME_S": "0.1"}
+    env = {"STANDIN_LOG": str(log), "STANDIN_FRAME_S": "0.05"}
     server = ServerProcess(tmp_path / "data", workers=1, animate=SLOW, env=env).start()
     with server.client() as c:
         first_id = submit(c, media).json()["id"]
@@ -110,7 +110,7 @@ def test_a_server_killed_mid_render_finishes_the_job_after_restart_and_keeps_fin
 
 
 def test_a_stopped_server_gives_running_jobs_back_and_a_crashed_worker_is_replaced(tmp_path, media):
-    env = {"STANDIN_FRAME_S": "0.1"}
+    env = {"STANDIN_FRAME_S": "0.05"}
     server = ServerProcess(tmp_path / "data", workers=1, animate=SLOW, env=env).start()
     with server.client() as c:
         job_id = submit(c, media, audio="speech_2s").json()["id"]
