@@ -160,7 +160,7 @@ def test_delete_stops_a_running_job_and_a_full_queue_answers_503_with_retry_afte
 
 def test_api_key_and_expiry(tmp_path, media):
     key = "k" * 8 + "-secret-test-key"
-    with ServerProcess(tmp_path / "data", workers=1, animate=SLOW, api_key=key, result_ttl_s=2) as server:
+    with ServerProcess(tmp_path / "data", workers=1, animate=SLOW, api_key=key, result_ttl_s=3) as server:
         with server.client() as anonymous:
             assert anonymous.get("/v1/health").status_code == 200
             denied = submit(anonymous, media)
