@@ -12,7 +12,10 @@ A Motion always carries head pose (rotation_deg, translation, scale) in the proj
   scale = scale_s * lp_scale; a driving video's motion is stored as (frame i) against (frame 0), i.e.
   lp_exp = exp_i - exp_0, lp_rotation = R_i @ R_0^T, lp_t = t_i - t_0, lp_scale = scale_i / scale_0.
   A still face is lp_exp = 0, lp_rotation = I, lp_t = 0, lp_scale = 1. With ``relative=False`` they are absolute
-  keypoint parameters that replace the source's.
+  keypoint parameters that replace the source's. Optional retargeting targets ``lp_eye_ratio`` (T, 1) and
+  ``lp_lip_ratio`` (T, 1) (LivePortrait's eye / lip open ratios) drive the eyes / lips through LivePortrait's
+  retargeting MLPs; neural/liveportrait/motion.py converts keypoint sequences and expression motions into
+  this space.
 * ``"mesh"``: per-frame offsets of the 468 face-mesh points from the neutral face, ``mesh_offsets`` (T, 468, 3),
   in canonical-face units (AniPortrait's Audio2Mesh output).
 * ``"sadtalker"``: SadTalker's absolute 3DMM coefficients, ``exp_3dmm`` (T, 64) expression and ``pose_3dmm``
@@ -30,6 +33,7 @@ MESH = "mesh"
 SADTALKER = "sadtalker"
 
 LP_KEYS = ("lp_exp", "lp_rotation", "lp_t", "lp_scale")
+LP_TARGET_KEYS = ("lp_eye_ratio", "lp_lip_ratio")  # optional
 MESH_KEYS = ("mesh_offsets",)
 SADTALKER_KEYS = ("exp_3dmm", "pose_3dmm")
 

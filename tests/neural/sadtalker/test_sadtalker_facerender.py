@@ -49,7 +49,7 @@ def test_windows_are_sadtalkers_semantic_windows():
     )
     target = io("facerender")["target_semantics"].reshape(-1, 70, 27)[:75]
     np.testing.assert_array_equal(coefficient_windows(coeffs).numpy(), target)
-    for start, stop in [(0, 5), (10, 40), (70, 80)]:                  # batches are slices of the whole
+    for start, stop in [(0, 5), (10, 40), (70, 80)]:  # batches are slices of the whole
         np.testing.assert_array_equal(coefficient_windows(coeffs, start, stop).numpy(), target[start:stop])
 
 
@@ -93,9 +93,7 @@ def test_keypoint_transformation_of_source_and_driving(nets, canonical):
     close(kp_drv, "kp_driving_all")
     close(headpose_pred_to_degree(src["yaw"]), "src_yaw_deg", atol=1e-4)
     close(headpose_pred_to_degree(drv["pitch"]), "drv_pitch_deg", atol=1e-4)
-    close(
-        rotation_matrix(*(headpose_pred_to_degree(src[h]) for h in ("yaw", "pitch", "roll"))), "src_rot_mat"
-    )
+    close(rotation_matrix(*(headpose_pred_to_degree(src[h]) for h in ("yaw", "pitch", "roll"))), "src_rot_mat")
     first = {h: drv[h][:1] for h in HEADS}
     kp30 = keypoint_transformation(canonical, *(first[h] for h in HEADS), yaw_deg=torch.tensor([30.0]))
     close(kp30, "kp_driving_frame0_yaw_in_30")
@@ -104,17 +102,13 @@ def test_keypoint_transformation_of_source_and_driving(nets, canonical):
 def test_keypoint_math_on_random_inputs():
     m = io("math")
     t = {k: torch.from_numpy(v) for k, v in m.items()}
-    torch.testing.assert_close(
-        headpose_pred_to_degree(t["headpose_bins_in"]), t["headpose_deg_out"], rtol=0, atol=1e-5
-    )
+    torch.testing.assert_close(headpose_pred_to_degree(t["headpose_bins_in"]), t["headpose_deg_out"], rtol=0, atol=1e-5)
     rot = rotation_matrix(t["rot_yaw_deg"], t["rot_pitch_deg"], t["rot_roll_deg"])
     torch.testing.assert_close(rot, t["rot_matrix_out"], rtol=0, atol=1e-6)
     args = (t["tk_kp"], t["tk_yaw"], t["tk_pitch"], t["tk_roll"], t["tk_t"], t["tk_exp"])
     tk_t = t["tk_t"].clone()
     torch.testing.assert_close(keypoint_transformation(*args), t["tk_out"], rtol=0, atol=1e-6)
-    torch.testing.assert_close(
-        keypoint_transformation(*args, with_exp=False), t["tk_out_wo_exp"], rtol=0, atol=1e-6
-    )
+    torch.testing.assert_close(keypoint_transformation(*args, with_exp=False), t["tk_out_wo_exp"], rtol=0, atol=1e-6)
     torch.testing.assert_close(t["tk_t"], tk_t, rtol=0, atol=0)  # SadTalker zeroes t in place; we do not
 
 
@@ -133,12 +127,8 @@ def animation(nets):
     windows = coefficient_windows(tensor("facerender", "generated_3dmm"))[list(ref["make_animation_frames"])]
     recorded = {"dense": [], "feature_3d": []}
     hooks = [
-        nets.generator.dense_motion_network.register_forward_hook(
-            lambda m, a, out: recorded["dense"].append(out)
-        ),
-        nets.generator.resblocks_3d.register_forward_hook(
-            lambda m, a, out: recorded["feature_3d"].append(out)
-        ),
+        nets.generator.dense_motion_network.register_forward_hook(lambda m, a, out: recorded["dense"].append(out)),
+        nets.generator.resblocks_3d.register_forward_hook(lambda m, a, out: recorded["feature_3d"].append(out)),
     ]
     try:
         out = make_animation(

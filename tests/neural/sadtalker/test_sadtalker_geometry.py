@@ -46,9 +46,7 @@ def test_align_face_puts_the_five_points_where_deep3dfacerecon_expects_them():
     assert aligned.shape == (224, 224, 3)
     np.testing.assert_allclose(params, [w, h, 102 / 80, 130.0, 120.0], rtol=1e-5)
     # In the aligned image a model point (X, Y) lands near (112 + 102 X, 112 - 102 Y).
-    expect = np.stack(
-        [112 + 102 * STANDARD_LANDMARKS_5[:, 0], 112 - 102 * STANDARD_LANDMARKS_5[:, 1]], axis=1
-    )
+    expect = np.stack([112 + 102 * STANDARD_LANDMARKS_5[:, 0], 112 - 102 * STANDARD_LANDMARKS_5[:, 1]], axis=1)
     for i, (ex, ey) in enumerate(expect):
         ch = aligned[..., i % 3].astype(float)
         win = ch[int(ey) - 6 : int(ey) + 7, int(ex) - 6 : int(ex) + 7]

@@ -52,7 +52,7 @@ def test_source_face_crop_and_coefficients(renderer, subject):
 
 def test_reference_video_coefficients_use_the_first_frames_crop(renderer, subject):
     five = five_points_from_mesh(subject.landmarks)
-    shifted = np.roll(subject.image, 6, axis=1)                      # the head moved 6 px to the right
+    shifted = np.roll(subject.image, 6, axis=1)  # the head moved 6 px to the right
     coeffs = video_coefficients(renderer.models, [(subject.image, five), (shifted, five + [6, 0])])
     assert coeffs.shape == (2, 73)
     np.testing.assert_allclose(coeffs[0], source_face(renderer.models, subject).coeffs, atol=1e-5)
@@ -64,7 +64,7 @@ def test_reference_video_coefficients_use_the_first_frames_crop(renderer, subjec
 def test_reference_video_is_sampled_at_25_fps(renderer):
     coeffs = reference_video_coefficients(renderer.models, reference_video(), max_seconds=0.2)
     assert coeffs.shape == (5, 73) and np.isfinite(coeffs).all()
-    assert not np.allclose(coeffs[0], coeffs[4])                      # the speaker moves
+    assert not np.allclose(coeffs[0], coeffs[4])  # the speaker moves
 
 
 def test_expnet_is_linear_in_the_blink_ratio():
@@ -91,9 +91,7 @@ def test_synthetic_vowels_have_their_first_formant():
 def test_expression_bridge_round_trips_named_values():
     basis = expression_basis(models().expnet, io("audio")["source_coeff_3dmm"][0, :64])
     assert basis.directions.shape == (len(DIRECTION_NAMES), 64)
-    np.testing.assert_allclose(
-        basis.directions[3], models().expnet.blink_direction.detach().numpy(), atol=1e-6
-    )
+    np.testing.assert_allclose(basis.directions[3], models().expnet.blink_direction.detach().numpy(), atol=1e-6)
     rng = np.random.default_rng(0)
     named = {
         "jaw_open": rng.uniform(0, 1, 20),
@@ -112,9 +110,7 @@ def test_expression_bridge_round_trips_named_values():
 
 
 def test_options_map_onto_sadtalker_settings():
-    c = drive_config_from_options(
-        DriveOptions(pose_style="45", head_motion_scale=0.0, blink_rate=0.0, seed=7)
-    )
+    c = drive_config_from_options(DriveOptions(pose_style="45", head_motion_scale=0.0, blink_rate=0.0, seed=7))
     assert (c.pose_style, c.still, c.blinks, c.seed, c.head_motion_scale) == (45, True, False, 7, 0.0)
     assert drive_config_from_options(DriveOptions()).pose_style == 0
     with pytest.raises(InvalidOption, match="pose_style"):
