@@ -21,3 +21,5 @@ def real_server(tmp_path_factory):
     with ServerProcess(tmp_path_factory.mktemp("real") / "data", workers=2, max_upload_mb=2,
                        max_audio_s=5) as server:
         yield server
+    # every bad request was answered, none crashed anything on the way
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()[-5000:]
