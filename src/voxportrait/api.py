@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .builders import final_frames
 from .errors import InvalidOption
 from .media import load_audio, load_image, save_image
 from .media.files import check_input, check_output
@@ -130,22 +131,17 @@ def check_output_for(output: str | os.PathLike, render: RenderOptions) -> Path:
     return out
 
 
-def drive_motion(samples: np.ndarray, sample_rate_hz: int, options: DriveOptions) -> Motion:
+def drive_motion(
+    samples: np.ndarray,
+    sample_rate_hz: int,
+    options: DriveOptions,
+    subject: Subject | None = None,
+    device: str = "auto",
+) -> Motion:
     """The DRIVE stage for speech: the driver named by ``options.driver``."""
-    if options.driver == "phonemes":
-        from .motion import drive_from_audio
+    from .builders import build_driver
 
-        return drive_from_audio(samples, sample_rate_hz, options)
-    raise InvalidOption(f"driver {options.driver!r} is not available in this build")
-
-
-def render_frames(subject: Subject, motion: Motion, options: RenderOptions) -> Iterator[np.ndarray]:
-    """The RENDER stage: final frames (composited into the photo, background handled), lazily."""
-    if options.renderer == "cpu":
-        from .render import render_video_frames
-
-        return render_video_frames(subject, motion, options)
-    raise InvalidOption(f"renderer {options.renderer!r} is not available in this build")
+    return build_driver(options, subject, device).drive(samples, sample_rate_hz, options.fps)
 
 
 def _prefetch(frames: Iterable[np.ndarray], depth: int = 6) -> Iterator[np.ndarray]:
@@ -231,8 +227,8 @@ def animate(
     _report(progress, "analyze", 1, 1)
     samples, rate = load_audio(audio)
     _report(progress, "drive", 0, 1)
-    motion = drive_motion(samples, rate, options.drive)
+    motion = drive_motion(samples, rate, options.drive, subject, options.render.device)
     _report(progress, "drive", 1, 1)
-    frames = render_frames(subject, motion, options.render)
+    frames = final_frames(subject, motion, options.render)
     n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
     return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found)
