@@ -15,8 +15,8 @@ from typing import Any
 import gradio as gr
 
 from ..options import SECTIONS, AnimateOptions
+from ..server.config import PATH_OPTIONS as PATHS
 
-PATHS = frozenset({"weights", "driver_weights", "pose_video"})
 PARTS = ("renderer", "driver")
 # shown beside the inputs; every other option sits in a "More options" panel, by section
 MAIN = ("size", "fps", "background", "expression_scale", "head_motion_scale")

@@ -11,6 +11,10 @@ from ..options import AnimateOptions
 
 API_KEY_ENV = "VOXPORTRAIT_API_KEY"
 
+# Options that name files or folders on the machine running voxportrait (weights, encoders, a reference video).
+# A request or a web page never sets them: the operator does (--config FILE.toml, $VOXPORTRAIT_WEIGHTS).
+PATH_OPTIONS = frozenset({"weights", "driver_weights", "audio_encoder", "pose_video"})
+
 
 def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/voxportrait/server`` (default ``~/.local/share/voxportrait/server``)."""

@@ -15,9 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Form
 
 from ..options import SECTIONS, AnimateOptions
-
-# server-side paths: weights folders and a reference video on the server's disk
-SERVER_ONLY = frozenset({"weights", "driver_weights", "pose_video"})
+from .config import PATH_OPTIONS as SERVER_ONLY
 
 
 def option_fields() -> list[tuple[str, Field]]:
