@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .builders import final_frames
-from .errors import InvalidOption
+from .errors import InvalidOption, OutputNotWritable, VoxPortraitError
+from .jobs import Job, read_jobs
 from .media import load_audio, load_image, save_image
 from .media.files import check_input, check_output
 from .media.video import PngSequenceWriter, VideoWriter
@@ -232,3 +233,49 @@ def animate(
     frames = final_frames(subject, motion, options.render)
     n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
     return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What happened to one batch job: "done", "skipped" (its output already existed) or "failed"."""
+
+    job: Job
+    status: str
+    message: str = ""
+    result: AnimateResult | None = None
+
+
+def batch(
+    jobs_file: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    options: AnimateOptions | None = None,
+    on_job: Callable[[JobOutcome], None] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[JobOutcome]:
+    """Render every job of a .csv/.jsonl job file (jobs.py) into ``out_dir``.
+
+    Resumable: a job whose output exists is skipped. A job that fails with a VoxPortraitError is reported
+    (``on_job``) and the others still run; anything else (Ctrl-C included) stops the batch, and the job in
+    progress leaves no file behind.
+    """
+    options = options or AnimateOptions()
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputNotWritable(f"--out-dir {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = read_jobs(jobs_file, out)
+    outcomes = []
+    for job in jobs:
+        if job.output.exists():
+            outcome = JobOutcome(job, "skipped", "output exists")
+        else:
+            try:
+                result = animate(job.portrait, job.audio, job.output, job.options(options), progress)
+                outcome = JobOutcome(job, "done", result.summary(), result)
+            except VoxPortraitError as e:
+                log.info("job on line %d failed: %s", job.line, e)
+                outcome = JobOutcome(job, "failed", str(e))
+        outcomes.append(outcome)
+        if on_job is not None:
+            on_job(outcome)
+    return outcomes

@@ -169,6 +169,45 @@ def _animate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_batch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="animate many portrait/audio pairs from a job file (resumable)",
+                       description="Render every job of a CSV (header: portrait,audio[,output][,option...]) or "
+                       "JSON-lines file. Outputs that already exist are skipped, so an interrupted batch resumes; "
+                       "a failed job is reported and the others still run. Flags set the options of every job; "
+                       "a job's own columns override them.")
+    p.add_argument("jobs", help="job file (.csv or .jsonl); relative paths are relative to it")
+    p.add_argument("--out-dir", required=True, help="folder for the videos (created if missing)")
+    _common(p)
+    add_option_flags(p, ("analyze", "drive", "render", "encode"))
+    p.set_defaults(func=_batch)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import api
+
+    console = Console(stderr=False, highlight=False)
+
+    def report(outcome) -> None:
+        if not args.quiet:
+            console.print(f"line {outcome.job.line}: {outcome.status} {outcome.job.output.name}"
+                          + (f": {outcome.message}" if outcome.status == "failed" else ""))
+
+    with _ProgressBar(args.quiet) as bar:
+        outcomes = api.batch(args.jobs, args.out_dir, options_from_args(args), on_job=report, progress=bar)
+    table = Table("line", "output", "status", "detail", title="batch summary")
+    for o in outcomes:
+        detail = o.message if o.status != "done" else f"{o.result.frames} frames in {o.result.elapsed_s:.1f} s"
+        table.add_row(str(o.job.line), o.job.output.name, o.status, detail)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    if not args.quiet:
+        console.print(table)
+        console.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")
+    return EXIT_USER_ERROR if counts["failed"] else 0
+
+
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     from .server.config import API_KEY_ENV, ServerConfig, default_data_dir
 
@@ -239,7 +278,7 @@ def _app(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS: list = [_add_animate, _add_inspect, _add_serve, _add_app]
+_COMMANDS: list = [_add_animate, _add_batch, _add_inspect, _add_serve, _add_app]
 
 
 def main(argv: list[str] | None = None) -> int:
