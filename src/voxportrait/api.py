@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidOption
+from .builders import final_frames
+from .errors import InvalidOption, OutputNotWritable, VoxPortraitError
+from .jobs import Job, read_jobs
 from .media import load_audio, load_image, save_image
 from .media.files import check_input, check_output
 from .media.video import PngSequenceWriter, VideoWriter
@@ -130,22 +132,17 @@ def check_output_for(output: str | os.PathLike, render: RenderOptions) -> Path:
     return out
 
 
-def drive_motion(samples: np.ndarray, sample_rate_hz: int, options: DriveOptions) -> Motion:
+def drive_motion(
+    samples: np.ndarray,
+    sample_rate_hz: int,
+    options: DriveOptions,
+    subject: Subject | None = None,
+    device: str = "auto",
+) -> Motion:
     """The DRIVE stage for speech: the driver named by ``options.driver``."""
-    if options.driver == "phonemes":
-        from .motion import drive_from_audio
+    from .builders import build_driver
 
-        return drive_from_audio(samples, sample_rate_hz, options)
-    raise InvalidOption(f"driver {options.driver!r} is not available in this build")
-
-
-def render_frames(subject: Subject, motion: Motion, options: RenderOptions) -> Iterator[np.ndarray]:
-    """The RENDER stage: final frames (composited into the photo, background handled), lazily."""
-    if options.renderer == "cpu":
-        from .render import render_video_frames
-
-        return render_video_frames(subject, motion, options)
-    raise InvalidOption(f"renderer {options.renderer!r} is not available in this build")
+    return build_driver(options, subject, device).drive(samples, sample_rate_hz, options.fps)
 
 
 def _prefetch(frames: Iterable[np.ndarray], depth: int = 6) -> Iterator[np.ndarray]:
@@ -231,8 +228,54 @@ def animate(
     _report(progress, "analyze", 1, 1)
     samples, rate = load_audio(audio)
     _report(progress, "drive", 0, 1)
-    motion = drive_motion(samples, rate, options.drive)
+    motion = drive_motion(samples, rate, options.drive, subject, options.render.device)
     _report(progress, "drive", 1, 1)
-    frames = render_frames(subject, motion, options.render)
+    frames = final_frames(subject, motion, options.render)
     n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
     return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What happened to one batch job: "done", "skipped" (its output already existed) or "failed"."""
+
+    job: Job
+    status: str
+    message: str = ""
+    result: AnimateResult | None = None
+
+
+def batch(
+    jobs_file: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    options: AnimateOptions | None = None,
+    on_job: Callable[[JobOutcome], None] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[JobOutcome]:
+    """Render every job of a .csv/.jsonl job file (jobs.py) into ``out_dir``.
+
+    Resumable: a job whose output exists is skipped. A job that fails with a VoxPortraitError is reported
+    (``on_job``) and the others still run; anything else (Ctrl-C included) stops the batch, and the job in
+    progress leaves no file behind.
+    """
+    options = options or AnimateOptions()
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputNotWritable(f"--out-dir {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = read_jobs(jobs_file, out)
+    outcomes = []
+    for job in jobs:
+        if job.output.exists():
+            outcome = JobOutcome(job, "skipped", "output exists")
+        else:
+            try:
+                result = animate(job.portrait, job.audio, job.output, job.options(options), progress)
+                outcome = JobOutcome(job, "done", result.summary(), result)
+            except VoxPortraitError as e:
+                log.info("job on line %d failed: %s", job.line, e)
+                outcome = JobOutcome(job, "failed", str(e))
+        outcomes.append(outcome)
+        if on_job is not None:
+            on_job(outcome)
+    return outcomes

@@ -79,6 +79,7 @@ class DriveOptions:
     driver: str = opt("phonemes", "what turns speech into motion", ("phonemes", "joyvasa", "aniportrait",
                                                                      "lpaudio", "sadtalker"))
     driver_weights: str | None = opt(None, "folder with the neural driver's checkpoints")
+    audio_encoder: str | None = opt(None, "folder with the neural driver's audio encoder (wav2vec2 / HuBERT)")
     language: str = opt("auto", "speech language: en uses English phone recognition", ("auto", "en", "other"))
     expression_scale: float = opt(1.0, "how strongly the mouth and face articulate (0..2)")
     mouth_open_max: float = opt(1.0, "upper limit of the jaw opening (0..1)")

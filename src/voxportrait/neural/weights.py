@@ -73,6 +73,44 @@ WEIGHTS: dict[str, WeightFile] = {
         _st("facevid2vid", "facevid2vid_00189-model.pth.tar",
             "old layout: {'generator', 'kp_detector', 'he_estimator'}; face crop RGB 256x256 in [0, 1]"),
         _st("face_recon", "epoch_20.pth", "old layout: {'net_recon': Deep3DFaceRecon resnet50}, aligned 224x224 face"),
+        # JoyVASA: the folder JoyVASA's README calls pretrained_weights.
+        WeightFile(
+            key="joyvasa.motion_generator",
+            relpath="JoyVASA/motion_generator/motion_generator_hubert_chinese.pt",
+            source="https://huggingface.co/jdh-algo/JoyVASA (folder motion_generator), cloned as JoyVASA/",
+            contract="dict with 'args' and 'model'; 16 kHz mono audio in 4 s windows -> 25 fps 70-dim motion",
+        ),
+        WeightFile(
+            key="joyvasa.motion_template",
+            relpath="JoyVASA/motion_template/motion_template.pkl",
+            source="https://huggingface.co/jdh-algo/JoyVASA (folder motion_template), cloned as JoyVASA/",
+            contract="pickled dict of numpy arrays: mean/std of the expression, min/max of scale, t, angles",
+        ),
+        WeightFile(
+            key="encoder.chinese_hubert_base",
+            relpath="chinese-hubert-base/config.json",
+            source="https://huggingface.co/TencentGameMate/chinese-hubert-base (the whole folder)",
+            contract="HuBERT-base: config.json + pytorch_model.bin; raw 16 kHz audio, not normalised",
+        ),
+        # AniPortrait: the folder AniPortrait's README calls pretrained_model.
+        WeightFile(
+            key="aniportrait.audio2mesh",
+            relpath="audio2mesh.pt",
+            source="https://huggingface.co/ZJYang/AniPortrait (audio2mesh.pt)",
+            contract="state dict; zero-mean unit-variance 16 kHz audio -> 468x3 mesh offsets (cm) per frame",
+        ),
+        WeightFile(
+            key="aniportrait.audio2pose",
+            relpath="audio2pose.pt",
+            source="https://huggingface.co/ZJYang/AniPortrait (audio2pose.pt)",
+            contract="state dict; zero-mean unit-variance 16 kHz audio -> 6-D head pose per frame",
+        ),
+        WeightFile(
+            key="encoder.wav2vec2_base_960h",
+            relpath="wav2vec2-base-960h/config.json",
+            source="https://huggingface.co/facebook/wav2vec2-base-960h (the whole folder)",
+            contract="wav2vec2-base folder: config.json + model.safetensors or pytorch_model.bin",
+        ),
         WeightFile(
             key="lpaudio.animate_net",
             relpath="lpaudio/model.safetensors",
@@ -83,7 +121,7 @@ WEIGHTS: dict[str, WeightFile] = {
             "50 Whisper-tiny frames (1 s) in, 30 frames x 6 lip keypoints x 3 (normalised exp) out",
         ),
         WeightFile(
-            key="lpaudio.whisper_tiny",
+            key="encoder.whisper_tiny",
             relpath="audio_processor/tiny.pt",
             source="https://openaipublic.azureedge.net/main/whisper/models/"
             "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt",

@@ -54,7 +54,7 @@ def weights_dir(tmp_path_factory, tiny_pt, seeded_weights):
 
 @pytest.fixture(scope="module")
 def driver(weights_dir):
-    return build_lpaudio_driver(weights_dir, device="cpu", sampling=FAST)
+    return build_lpaudio_driver(weights_dir, device="cpu", num_steps=4, overlap_frames=6, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,8 @@ def test_seed_and_options(driver, speech, weights_dir):
     built = driver_from_options(DriveOptions(driver="lpaudio", driver_weights=str(weights_dir), seed=7,
                                              expression_scale=1.5), device="cpu")
     assert (built.sampling.seed, built.expression_scale, built.sampling.num_steps) == (7, 1.5, 25)
+    assert built.sampling == replace(FAST, num_steps=25, seed=7)                  # published sampling otherwise
+    assert driver.sampling == FAST
 
 
 def test_any_rate_and_very_short_audio(driver, speech):

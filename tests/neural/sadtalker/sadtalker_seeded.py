@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import FIXTURES
+from shared_data import FIXTURES
 
 torch = pytest.importorskip("torch")
 

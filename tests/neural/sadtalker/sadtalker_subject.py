@@ -6,7 +6,7 @@ import functools
 
 import pytest
 
-from conftest import ASSETS
+from shared_data import ASSETS
 from voxportrait.face import analyze_portrait
 from voxportrait.types import Subject
 

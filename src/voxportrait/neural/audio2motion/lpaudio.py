@@ -32,7 +32,7 @@ MOTION_FPS = 30                                  # AnimateNet's motion frames pe
 NUM_KEYPOINTS = 21                               # LivePortrait's implicit keypoints
 LIP_IDX = (6, 12, 14, 17, 19, 20)                # the keypoints AnimateNet moves (LivePortrait's lip rows)
 ANIMATE_NET_KEY = "lpaudio.animate_net"          # entries of neural/weights.py
-WHISPER_KEY = "lpaudio.whisper_tiny"
+WHISPER_KEY = "encoder.whisper_tiny"
 
 
 @dataclass(frozen=True)
@@ -194,18 +194,19 @@ def _to_16k(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
 def driver_from_options(options: DriveOptions, device: str = "auto") -> LPAudioDriver:
     """The driver for ``--driver lpaudio``: weights from ``options.driver_weights``, ``options.seed`` seeds the
     noise, ``options.expression_scale`` scales the lip motion; the published sampling otherwise."""
-    return build_lpaudio_driver(options.driver_weights, device=device, sampling=LPAudioSampling(seed=options.seed),
+    return build_lpaudio_driver(options.driver_weights, device=device, seed=options.seed,
                                 expression_scale=options.expression_scale)
 
 
-def build_lpaudio_driver(driver_weights: str | os.PathLike | None = None, *, device: str = "auto",
-                         sampling: LPAudioSampling = LPAudioSampling(),
+def build_lpaudio_driver(driver_weights: str | os.PathLike | None = None, *, device: str = "auto", seed: int = 0,
+                         num_steps: int = 25, cfg_scale: float = 4.5, overlap_frames: int = 6,
                          expression_scale: float = 1.0) -> LPAudioDriver:
     """The driver from a weights folder: ``lpaudio/model.safetensors`` and ``audio_processor/tiny.pt``.
 
     The folder is searched first, then $VOXPORTRAIT_WEIGHTS and the user cache (neural/weights.py);
-    MissingWeights names what is missing and where to get it.
+    MissingWeights names what is missing and where to get it. The sampling knobs are LPAudioSampling's.
     """
+    sampling = LPAudioSampling(num_steps=num_steps, cfg_scale=cfg_scale, overlap_frames=overlap_frames, seed=seed)
     dev = resolve_device(device)
     animate_path = locate(ANIMATE_NET_KEY, driver_weights)
     whisper_path = locate(WHISPER_KEY, driver_weights)
