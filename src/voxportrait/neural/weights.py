@@ -121,7 +121,7 @@ WEIGHTS: dict[str, WeightFile] = {
             "50 Whisper-tiny frames (1 s) in, 30 frames x 6 lip keypoints x 3 (normalised exp) out",
         ),
         WeightFile(
-            key="encoder.whisper_tiny",
+            key="lpaudio.whisper_tiny",
             relpath="audio_processor/tiny.pt",
             source="https://openaipublic.azureedge.net/main/whisper/models/"
             "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt",

@@ -32,7 +32,7 @@ MOTION_FPS = 30                                  # AnimateNet's motion frames pe
 NUM_KEYPOINTS = 21                               # LivePortrait's implicit keypoints
 LIP_IDX = (6, 12, 14, 17, 19, 20)                # the keypoints AnimateNet moves (LivePortrait's lip rows)
 ANIMATE_NET_KEY = "lpaudio.animate_net"          # entries of neural/weights.py
-WHISPER_KEY = "encoder.whisper_tiny"
+WHISPER_KEY = "lpaudio.whisper_tiny"
 
 
 @dataclass(frozen=True)
