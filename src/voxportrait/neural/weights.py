@@ -114,9 +114,9 @@ WEIGHTS: dict[str, WeightFile] = {
         WeightFile(
             key="lpaudio.animate_net",
             relpath="lpaudio/model.safetensors",
-            source="no published checkpoint: copy the model.safetensors of a training run here "
-            "(LivePortrait_AudioDriven's train.py and voxportrait's training/lpaudio both write "
-            "checkpoints/checkpoint_<iter>/model.safetensors)",
+            source="a training run of your own, as no checkpoint is published: the "
+            "checkpoints/checkpoint_<iter>/model.safetensors that python -m training.lpaudio.train (or "
+            "LivePortrait_AudioDriven's train.py) writes",
             contract="flat safetensors of AnimateNet incl. latent_mean/latent_std/empty_aud_feat; "
             "50 Whisper-tiny frames (1 s) in, 30 frames x 6 lip keypoints x 3 (normalised exp) out",
         ),

@@ -92,6 +92,11 @@ def test_seed_and_options(driver, speech, weights_dir):
     assert (built.sampling.seed, built.expression_scale, built.sampling.num_steps) == (7, 1.5, 25)
     assert built.sampling == replace(FAST, num_steps=25, seed=7)                  # published sampling otherwise
     assert driver.sampling == FAST
+    from voxportrait.builders import build_driver
+
+    wired = build_driver(DriveOptions(driver="lpaudio", driver_weights=str(weights_dir), seed=9), device="cpu")
+    # (the CLI's --driver lpaudio goes through builders.build_driver)
+    assert wired.name == "lpaudio" and wired.sampling.seed == 9
 
 
 def test_any_rate_and_very_short_audio(driver, speech):
