@@ -111,6 +111,24 @@ WEIGHTS: dict[str, WeightFile] = {
             source="https://huggingface.co/facebook/wav2vec2-base-960h (the whole folder)",
             contract="wav2vec2-base folder: config.json + model.safetensors or pytorch_model.bin",
         ),
+        WeightFile(
+            key="lpaudio.animate_net",
+            relpath="lpaudio/model.safetensors",
+            source="a training run of your own, as no checkpoint is published: the "
+            "checkpoints/checkpoint_<iter>/model.safetensors that python -m training.lpaudio.train (or "
+            "LivePortrait_AudioDriven's train.py) writes",
+            contract="flat safetensors of AnimateNet incl. latent_mean/latent_std/empty_aud_feat; "
+            "50 Whisper-tiny frames (1 s) in, 30 frames x 6 lip keypoints x 3 (normalised exp) out",
+        ),
+        WeightFile(
+            key="lpaudio.whisper_tiny",
+            relpath="audio_processor/tiny.pt",
+            source="https://openaipublic.azureedge.net/main/whisper/models/"
+            "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt",
+            sha256="65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9",
+            contract="openai Whisper {'dims', 'model_state_dict'}; 16 kHz mono -> 80-bin log-mel, 30 s "
+            "windows",
+        ),
     ]
 }
 
