@@ -27,7 +27,7 @@ UNET_JSON = {
     "attention_head_dim": 2,
     "block_out_channels": [32, 64, 128, 128],
     "cross_attention_dim": 32,
-    "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
     "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
     "in_channels": 4,
     "out_channels": 4,
@@ -67,7 +67,7 @@ def _perturb(module: torch.nn.Module, seed: int) -> None:
     """Small random values everywhere (default inits zero some layers, which would hide wiring mistakes)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, p in module.named_parameters():
+        for p in module.parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=g))
 
 

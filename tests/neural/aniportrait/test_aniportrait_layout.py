@@ -33,6 +33,15 @@ ROOT = Path(__file__).resolve().parents[3]
 OPTIONS = Lmk2VideoOptions(resolution=256, steps=2)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """The tiny networks gain nothing from a second thread, and lose much when the machine is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _no_other_weights(monkeypatch, tmp_path):
     monkeypatch.delenv("VOXPORTRAIT_WEIGHTS", raising=False)
@@ -91,7 +100,8 @@ def test_published_layout_loads_strictly_through_the_weights_table(layout, pipel
                        raw["encoder.mid_block.attentions.0.query.weight"])
     # The motion file's positional tables are the computed ones (not loaded, same values).
     raw_mm = torch.load(files.motion_module, weights_only=True)
-    key = "down_blocks.1.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.1.pos_encoder.pe"
+    key = ("down_blocks.1.motion_modules.0.temporal_transformer.transformer_blocks.0."
+           "attention_blocks.1.pos_encoder.pe")
     assert torch.equal(raw_mm[key], sinusoidal_table(32, 64))
     assert all(p.device.type == "cpu" and p.dtype == torch.float32
                for net in m.networks() for p in net.parameters())
@@ -108,7 +118,8 @@ def test_renders_a_4_frame_256px_clip_from_a_mesh_motion(pipeline):
     assert len({f.tobytes() for f in frames}) == 4                  # each frame follows its own landmarks
     again = list(AniPortraitRenderer(pipeline, OPTIONS).frames(subject, _mesh_motion(jaw=1.0)))
     assert all(np.array_equal(a, b) for a, b in zip(frames, again, strict=True))   # seeded: reproducible
-    reseeded = list(AniPortraitRenderer(pipeline, replace(OPTIONS, seed=7)).frames(subject, _mesh_motion(1.0)))
+    reseeded = AniPortraitRenderer(pipeline, replace(OPTIONS, seed=7)).frames(subject, _mesh_motion(1.0))
+    reseeded = list(reseeded)
     assert not np.array_equal(frames[0], reseeded[0])
 
 
@@ -119,6 +130,31 @@ def test_core_takes_landmarks_and_resizes_to_the_portrait(pipeline):
     assert [f.shape for f in frames] == [(192, 192, 3)] * 2
     with pytest.raises(InvalidOption, match="468"):
         next(render_landmarks(pipeline, subject.crop_image, landmarks[:, :100], OPTIONS))
+
+
+def test_long_clip_windows_batch_without_changing_the_result(pipeline):
+    rng = np.random.default_rng(5)
+    portrait = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    landmarks = rng.uniform(8, 56, (10, 468, 2))
+    options = Lmk2VideoOptions(resolution=64, steps=1, context_frames=4, context_overlap=1,
+                               max_batch_windows=1)
+    one = list(render_landmarks(pipeline, portrait, landmarks, options))
+    three = list(render_landmarks(pipeline, portrait, landmarks, replace(options, max_batch_windows=3)))
+    assert len(one) == len(three) == 10
+    assert max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(one, three, strict=True)) <= 1
+
+
+def test_half_precision_path_matches_float32(layout, pipeline):
+    half = load_lmk2video(layout, device="cpu", dtype=torch.float16)
+    assert all(p.dtype == torch.float16 for net in half.models.networks() for p in net.parameters())
+    rng = np.random.default_rng(6)
+    portrait = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    landmarks = rng.uniform(8, 56, (2, 468, 2))
+    options = Lmk2VideoOptions(resolution=64, steps=1)
+    ours = list(render_landmarks(half, portrait, landmarks, options))
+    reference = list(render_landmarks(pipeline, portrait, landmarks, options))
+    assert all(a.dtype == np.uint8 for a in ours)
+    assert max(float(np.abs(a.astype(int) - b).mean()) for a, b in zip(ours, reference, strict=True)) < 3.0
 
 
 def test_expression_motion_needs_a_geometry(pipeline):
@@ -147,7 +183,7 @@ def test_missing_file_names_file_path_and_source(layout, tmp_path):
     assert "huggingface.co/ZJYang/AniPortrait" in message
     shutil.copy(layout / "pose_guider.pth", partial / "pose_guider.pth")
     (partial / "sd-vae-ft-mse/diffusion_pytorch_model.safetensors").unlink()
-    with pytest.raises(MissingWeights, match="diffusion_pytorch_model.safetensors or diffusion_pytorch_model.bin"):
+    with pytest.raises(MissingWeights, match="model.safetensors or diffusion_pytorch_model.bin"):
         Lmk2VideoFiles.locate(partial)
 
 

@@ -37,7 +37,8 @@ def _params(module) -> int:
 @pytest.fixture(scope="module")
 def nets():
     with torch.device("meta"):
-        return {"pose_guider": PoseGuider(), "reference_unet": build_reference_unet(), "denoising_unet": UNet3D()}
+        return {"pose_guider": PoseGuider(), "reference_unet": build_reference_unet(),
+                "denoising_unet": UNet3D()}
 
 
 def test_pose_guider_keys_shapes_and_order(fixtures_dir, nets):

@@ -1,4 +1,4 @@
-"""PoseGuider with seeded weights against the original's outputs, at 256 px (4 frames) and 512 px (1 frame)."""
+"""PoseGuider with seeded weights against the original's outputs: 256 px (4 frames), 512 px (1 frame)."""
 
 from __future__ import annotations
 

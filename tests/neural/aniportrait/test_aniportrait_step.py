@@ -1,5 +1,6 @@
-"""The stored first denoising step of AniPortrait's Pose2VideoPipeline, with seeded weights, at the stored size
-(4 frames, 32x32 latents, batch 2 for guidance): ReferenceNet caches, guided UNet prediction, DDIM update.
+"""The stored first denoising step of AniPortrait's Pose2VideoPipeline, with seeded weights, at the stored
+size (4 frames, 32x32 latents, batch 2 for guidance): ReferenceNet caches, guided UNet prediction, DDIM
+update.
 
 The networks run once, one after the other, in a module fixture (the full-size UNets need ~9 GB together;
 the ReferenceNet is freed before the denoiser is built).
@@ -49,6 +50,8 @@ def step(fixtures_dir):
         hook = ref.register_forward_hook(lambda _m, _i, output: out.__setitem__("reference_out", output[0]))
         out["written"] = write_reference_caches(ref, ref_latents, context)
         hook.remove()
+        # The sampler runs the ReferenceNet on the conditional row alone (the other row is never read).
+        out["written_cond_only"] = write_reference_caches(ref, ref_latents[1:], context[1:])
         del ref
         gc.collect()
 
@@ -82,6 +85,8 @@ def test_reference_caches(step):
         ours = [cache.sum(), cache.mean(), cache.std(correction=0), cache.abs().max()]
         theirs = [io[f"bank_{j:02d}__{s}"] for s in ("sum", "mean", "std", "absmax")]
         np.testing.assert_allclose([float(v) for v in ours], theirs, rtol=1e-5, atol=1e-3)
+    for name in names:
+        assert max_abs(step["written_cond_only"][name][0], written[name][1]) < 1e-5
     # What the reader gets: the conditional row, rounded to float16 as AniPortrait's hand-over does.
     cache = reference_caches(written)[names[0]]
     assert cache.dtype == CACHE_DTYPE and tuple(cache.shape) == (1, 64, 1280)

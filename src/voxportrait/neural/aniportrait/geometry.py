@@ -43,9 +43,9 @@ def posed_mesh(
 ) -> np.ndarray:
     """Move a face mesh frame by frame.
 
-    mesh (468, 3) pixels; pivot (3,) the head's centre; offsets (T, 468, 3) canonical units; head_rotation
-    (3, 3) the face's own rotation; units_to_px pixels per canonical unit; rotation (T, 3, 3) applied about the
-    pivot; translation_px (T, 3); scale (T,). Returns (T, 468, 3) pixels.
+    mesh (468, 3) pixels; pivot (3,) the head's centre; offsets (T, 468, 3) canonical units;
+    head_rotation (3, 3) the face's own rotation; units_to_px pixels per canonical unit; rotation (T, 3, 3)
+    applied about the pivot; translation_px (T, 3); scale (T,). Returns (T, 468, 3) pixels.
     """
     face = mesh[None] + units_to_px * offsets @ head_rotation.T                 # (T, 468, 3)
     moved = np.einsum("tij,tnj->tni", rotation, face - pivot) * scale[:, None, None]

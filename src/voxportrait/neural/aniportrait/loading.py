@@ -156,8 +156,8 @@ def load_denoising_unet(files: Lmk2VideoFiles, cfg: UNetConfig) -> UNet3D:
     stray = [k for k in denoising if MOTION_KEY in k] + [k for k in motion if MOTION_KEY not in k]
     if stray:
         raise UnreadableMedia(
-            f"{dn_path.name} / {mm_path.name} mix their parts (e.g. {stray[0]}): motion-module weights belong "
-            f"in {mm_path.name} only; use the files of the published release"
+            f"{dn_path.name} / {mm_path.name} mix their parts (e.g. {stray[0]}): motion-module weights "
+            f"belong in {mm_path.name} only; use the files of the published release"
         )
     state = {**denoising, **{k: v for k, v in motion.items() if not POSITION_TABLE.search(k)}}
     with torch.device("meta"):

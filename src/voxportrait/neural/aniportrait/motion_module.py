@@ -52,7 +52,7 @@ class TemporalTransformerBlock(nn.Module):
         bf, tokens, dim = x.shape
         for attn, norm in zip(self.attention_blocks, self.norms, strict=True):
             y = norm(x).reshape(bf // frames, frames, tokens, dim).transpose(1, 2)  # (B, L, F, C)
-            y = y.reshape(-1, frames, dim) + self.pe[:, :frames].to(x.dtype)        # (B*L, F, C)
+            y = y.reshape(-1, frames, dim) + self.pe[:, :frames].to(x.device, x.dtype)  # (B*L, F, C)
             y = attn(y)
             y = y.reshape(bf // frames, tokens, frames, dim).transpose(1, 2).reshape(bf, tokens, dim)
             x = x + y

@@ -75,7 +75,7 @@ class Lmk2VideoPipeline:
 
     @torch.no_grad()
     def encode_reference(self, image: np.ndarray) -> ReferenceEncoding:
-        """(S, S, 3) uint8 RGB portrait at the sampling resolution -> its CLIP embedding and reference caches."""
+        """(S, S, 3) uint8 RGB portrait at the sampling resolution -> CLIP embedding and reference caches."""
         m = self.models
         pixels = images_to_tensor(image[None], self.device, self.dtype)[:, :, 0]       # (1, 3, S, S)
         latents = m.vae.encode(pixels).latent_dist.mean * LATENT_SCALE
@@ -115,8 +115,8 @@ class Lmk2VideoPipeline:
                    for wt in window_weights(windows, num_frames)]
         frames = windows[0][1] - windows[0][0]
         per_call = self._batch_windows(frames, (h, w), options.max_batch_windows)
-        log.info("%d frames in %d window(s) of %d, %d per UNet call, %d steps", num_frames, len(windows), frames,
-                 per_call, options.steps)
+        log.info("%d frames in %d window(s) of %d, %d per UNet call, %d steps",
+                 num_frames, len(windows), frames, per_call, options.steps)
         clip = reference.clip.to(dtype)
 
         for i, t in enumerate(scheduler.timesteps):
@@ -133,9 +133,9 @@ class Lmk2VideoPipeline:
                     context = torch.cat([torch.zeros_like(clip).expand(k, -1, -1), clip.expand(k, -1, -1)])
                 else:
                     context = clip.expand(k, -1, -1)
-                rows = torch.arange(halves * k, device=device) >= (halves - 1) * k   # cond rows see the portrait
-                pred = m.denoising_unet(window_latents, t, context, pose_features, reference.caches, rows).float()
-                pred = pred.unflatten(0, (halves, k))                                 # (halves, k, 4, F, h, w)
+                rows = [False] * (halves - 1) * k + [True] * k                  # cond rows see the portrait
+                pred = m.denoising_unet(window_latents, t, context, pose_features, reference.caches, rows)
+                pred = pred.float().unflatten(0, (halves, k))                     # (halves, k, 4, F, h, w)
                 for j, (a, b) in enumerate(batch):
                     total[:, :, a:b] += pred[:, j] * weights[first + j][:, None, None]
                     weight[a:b] += weights[first + j]

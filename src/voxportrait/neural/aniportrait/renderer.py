@@ -72,8 +72,8 @@ class AniPortraitRenderer:
             return mesh_motion_landmarks(subject, motion)
         if self.geometry is None:
             raise InvalidOption(
-                "the aniportrait renderer needs a mesh motion (extras['mesh_offsets'], e.g. from AniPortrait's "
-                "audio2mesh driver) or a geometry that turns this motion into face-mesh landmarks"
+                "the aniportrait renderer needs a mesh motion (extras['mesh_offsets'], e.g. from "
+                "AniPortrait's audio2mesh driver) or a geometry turning this motion into face-mesh landmarks"
             )
         return self.geometry(subject, motion)
 

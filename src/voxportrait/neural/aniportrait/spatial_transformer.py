@@ -17,8 +17,9 @@ from torch import nn
 def attend_with_reference(
     attn: Attention, x: torch.Tensor, reference: torch.Tensor | None, rows: torch.Tensor | None
 ) -> torch.Tensor:
-    """Self-attention of ``x`` (N, L, C), where the rows flagged in ``rows`` (N,) bool also attend to
-    ``reference`` (1, Lr, C) appended to their keys and values. Returns (N, L, C)."""
+    """Self-attention of ``x`` (N, L, C), where the rows flagged in ``rows`` (N,) bool, on the CPU (so the
+    branching needs no device sync), also attend to ``reference`` (1, Lr, C) appended to their keys and
+    values. Returns (N, L, C)."""
     if reference is None or rows is None or not bool(rows.any()):
         return attn(x)
     reference = reference.to(x.dtype)
@@ -29,9 +30,10 @@ def attend_with_reference(
 
     if bool(rows.all()):
         return with_reference(x)
+    reading, plain = (torch.nonzero(m).squeeze(1).to(x.device) for m in (rows, ~rows))
     out = torch.empty_like(x)
-    out[rows] = with_reference(x[rows])
-    out[~rows] = attn(x[~rows])
+    out[reading] = with_reference(x[reading])
+    out[plain] = attn(x[plain])
     return out
 
 

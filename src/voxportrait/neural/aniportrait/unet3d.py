@@ -7,6 +7,8 @@ consecutive rows; only the motion modules look across frames. Submodules and the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from diffusers.models.resnet import Downsample2D, ResnetBlock2D, Upsample2D
@@ -137,10 +139,10 @@ class UNet3D(nn.Module):
         context: torch.Tensor,
         pose_features: list[torch.Tensor],
         caches: dict[str, torch.Tensor] | None = None,
-        reference_rows: torch.Tensor | None = None,
+        reference_rows: Sequence[bool] | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """sample (B, 4, F, h, w), timestep () or (B,), context (B, T, D), pose_features from the PoseGuider,
-        caches {block path: (1, Lr, C)} read by the videos flagged in ``reference_rows`` (B,) bool.
+        caches {block path: (1, Lr, C)} read by the videos flagged in ``reference_rows`` (B,).
         Returns (B, 4, F, h, w)."""
         b, _, f, h, w = sample.shape
         if h % 8 or w % 8:
@@ -153,7 +155,8 @@ class UNet3D(nn.Module):
         temb = self.time_embedding(self.time_proj(timestep).to(sample.dtype))   # (B, 4 C0)
         temb = temb.repeat_interleave(f, dim=0)                                  # (B*F, 4 C0)
         context = context.repeat_interleave(f, dim=0)
-        rows = None if reference_rows is None else reference_rows.to(sample.device).repeat_interleave(f)
+        rows = None if reference_rows is None else \
+            torch.as_tensor(reference_rows, dtype=torch.bool, device="cpu").repeat_interleave(f)
         args = (temb, context, f, caches, rows)
 
         x = self.conv_in(flat(sample)) + flat(pose_features[0])

@@ -28,8 +28,8 @@ def context_windows(num_frames: int, size: int, overlap: int) -> list[tuple[int,
 def window_weights(windows: list[tuple[int, int]], num_frames: int) -> list[np.ndarray]:
     """Per-frame blending weight of each window, (stop - start,) each, positive.
 
-    Across the frames a window shares with a neighbour, its weight ramps from near 0 at its edge to 1; edges at
-    the clip's ends stay at 1. Frames covered once get weight 1.
+    Across the frames a window shares with a neighbour, its weight ramps from near 0 at its edge to 1;
+    edges at the clip's ends stay at 1. Frames covered once get weight 1.
     """
     out = []
     for i, (start, stop) in enumerate(windows):
