@@ -155,43 +155,49 @@ def clip_estimate(counts: dict, seconds: float, fps: int = 30, steps: int = 25) 
             "gpu_seconds": {gpu: total / (peak * UTILISATION) for gpu, peak in GPUS.items()}}
 
 
-def reference_caches_timed(ref_latents: torch.Tensor, context: torch.Tensor) -> tuple[list[float], dict]:
-    """Seconds of two ReferenceNet runs and the caches; the network is freed on return."""
-    with torch.device("meta"):
-        ref = build_reference_unet(UNetConfig())
-    ref = fill_random(ref, 3)
-    written: dict = {}
-    with torch.no_grad():
-        seconds = timed(lambda: written.update(write_reference_caches(ref, ref_latents, context)), 2)
-    return seconds, reference_caches(written)
-
-
 def measure_cpu(runs: int) -> dict:
+    """Seconds of each part at 256 px; the denoising step interleaved with diffusers' own 2-D UNet on the same
+    number of images (the ReferenceNet at batch 8), so both see the same machine load."""
     gen = torch.Generator().manual_seed(0)
     lat = torch.randn(1, 4, 4, 32, 32, generator=gen)
     poses = (torch.rand(1, 3, 4, 256, 256, generator=gen) > 0.97).float() * 2 - 1
     ctx = torch.randn(2, 1, 768, generator=gen)
     out: dict = {}
-    ref_latents = torch.randn(1, 4, 32, 32, generator=gen)
-    out["reference_unet_s"], caches = reference_caches_timed(ref_latents, ctx[1:])
     t0 = time.perf_counter()
     with torch.device("meta"):
-        unet, guider = UNet3D(UNetConfig()), PoseGuider()
-    unet, guider = fill_random(unet, 1), fill_random(guider, 2)
+        unet, guider, ref = UNet3D(UNetConfig()), PoseGuider(), build_reference_unet(UNetConfig())
+    unet, guider, ref = fill_random(unet, 1), fill_random(guider, 2), fill_random(ref, 3)
     vae = AutoencoderKL(**SD_VAE).eval()
     out["build_and_fill_s"] = time.perf_counter() - t0
     with torch.no_grad():
+        ref_latents = torch.randn(1, 4, 32, 32, generator=gen)
+        written: dict = {}
+        out["reference_unet_s"] = timed(
+            lambda: written.update(write_reference_caches(ref, ref_latents, ctx[1:])), 2)
+        caches = reference_caches(written)
 
         def step():
             pose = [torch.cat([p, p]) for p in guider(poses)]
             return unet(torch.cat([lat, lat]), torch.tensor(999), ctx, pose, caches, [False, True])
 
+        def diffusers_unet_8_images():
+            return ref(torch.randn(8, 4, 32, 32), torch.tensor(999),
+                       encoder_hidden_states=ctx.repeat(4, 1, 1))
+
         out["first_step_s"], activation = peak_growth(step)     # warm-up; its growth is the activation peak
-        out["step_s"] = timed(step, runs)
+        diffusers_unet_8_images()
+        out["step_s"], out["diffusers_unet_8_images_s"] = [], []
+        for _ in range(runs):
+            out["step_s"] += timed(step, 1)
+            out["diffusers_unet_8_images_s"] += timed(diffusers_unet_8_images, 1)
         out["pose_guider_s"] = timed(lambda: guider(poses), runs)
         img = torch.rand(1, 3, 256, 256, generator=gen) * 2 - 1
         out["vae_encode_s"] = timed(lambda: vae.encode(img), 2)
         out["vae_decode_per_frame_s"] = timed(lambda: vae.decode(torch.randn(1, 4, 32, 32, generator=gen)), 2)
+    with torch.device("meta"), torch.no_grad():
+        meta_ref = build_reference_unet(UNetConfig())
+        out["diffusers_unet_8_images_flops"] = flops(lambda: meta_ref(
+            torch.randn(8, 4, 32, 32), torch.tensor(999), encoder_hidden_states=torch.randn(8, 1, 768)))
     out["activation_peak_bytes"] = activation
     out["activation_bound_bytes"] = activation_bytes(4, 32, 32, UNetConfig().block_out_channels[0], 4)
     return out
@@ -222,6 +228,11 @@ def main() -> None:
     # CPU time for the real setting, scaled by FLOPs from the measured step (256 px, 4 frames).
     step_flops = small["unet_window_cfg"] + small["pose_guider_window"]
     result["flops_step_4frames_256px"] = step_flops
+    result["gflops_per_s"] = {
+        "denoising_step": step_flops / step / 1e9,
+        "diffusers_unet_8_images": cpu["diffusers_unet_8_images_flops"]
+        / statistics.median(cpu["diffusers_unet_8_images_s"]) / 1e9,
+    }
     clip = result["clip_10s_30fps_512px_25steps"]
     result["cpu_estimate_10s_clip_512px_s"] = clip["total_flops"] / step_flops * step
     OUT.mkdir(parents=True, exist_ok=True)
@@ -240,6 +251,9 @@ def markdown(r: dict) -> str:
         f"| denoising step, one 4-frame window, 256 px (PoseGuider + UNet x2 halves) | "
         f"{statistics.median(c['step_s']):.2f} | {', '.join(f'{x:.2f}' for x in c['step_s'])} |",
         f"| same, first call | {c['first_step_s']:.2f} | |",
+        f"| diffusers' 2-D UNet (the ReferenceNet) on 8 images, interleaved with the step | "
+        f"{statistics.median(c['diffusers_unet_8_images_s']):.2f} | "
+        f"{', '.join(f'{x:.2f}' for x in c['diffusers_unet_8_images_s'])} |",
         f"| PoseGuider, 4 frames, 256 px | {statistics.median(c['pose_guider_s']):.2f} | |",
         f"| ReferenceNet, once per clip, 256 px | {statistics.median(c['reference_unet_s']):.2f} | |",
         f"| VAE encode, once per clip, 256 px | {statistics.median(c['vae_encode_s']):.2f} | |",
@@ -248,6 +262,9 @@ def markdown(r: dict) -> str:
         f"| original (fixtures), denoising UNet step, same size "
         f"| {r['original_cpu_step_4frames_256px_s']:.1f} | |",
         "",
+        f"Throughput: denoising step {r['gflops_per_s']['denoising_step']:.0f} GFLOP/s, diffusers' UNet "
+        f"{r['gflops_per_s']['diffusers_unet_8_images']:.0f} GFLOP/s "
+        f"(step {r['flops_step_4frames_256px'] / 1e9:,.0f} GFLOP).", "",
         f"UNet activation peak (resident growth): {c['activation_peak_bytes'] / 2**30:.2f} GiB; "
         f"the batching bound assumes {c['activation_bound_bytes'] / 2**30:.2f} GiB.", "",
         "## Published setting: 512 px, 16-frame windows (overlap 4), 25 steps, guidance", "",

@@ -53,8 +53,9 @@ def windows_per_call(free_bytes: int, per_window_bytes: int, most: int) -> int:
 def activation_bytes(frames: int, latent_h: int, latent_w: int, width: int, dtype_bytes: int) -> int:
     """A bound on the UNet's live activations for one window and both guidance halves.
 
-    The peak is at the full-resolution blocks: per frame and row about 24 tensors of ``width`` channels
-    (GEGLU's 8x-wide projection, attention inputs and outputs, skip connections kept for the up path),
-    measured as about 20 on CPU at 256 and 512 px; 24 leaves room for allocator slack.
+    Counted in tensors of the full-resolution blocks' size (``width`` channels per latent pixel, per frame and
+    guidance half): one CPU float32 call at 256 px (4 frames) grew the resident set by about 45 of them
+    (benchmarks/aniportrait_cpu.py); 64 leaves room for the allocator. Attention is not quadratic in memory
+    here (PyTorch's fused attention on CPU and CUDA).
     """
-    return 2 * frames * latent_h * latent_w * width * dtype_bytes * 24
+    return 2 * frames * latent_h * latent_w * width * dtype_bytes * 64
