@@ -38,7 +38,7 @@ def _lp(name: str, contract: str) -> WeightFile:
 
 
 _ANI_SOURCE = "https://huggingface.co/ZJYang/AniPortrait"
-_SD15_SOURCE = "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5 (formerly runwayml/...)"
+_SD15_SOURCE = "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5 (folder unet)"
 _VAE_SOURCE = "https://huggingface.co/stabilityai/sd-vae-ft-mse"
 _CLIP_SOURCE = "https://huggingface.co/lambdalabs/sd-image-variations-diffusers (folder image_encoder)"
 

@@ -6,7 +6,7 @@
 3. From seeded noise, DDIM (zero terminal SNR, v-prediction) runs ``steps`` steps. At each step every context
    window of frames goes through the PoseGuider and the denoising UNet for both guidance halves; the windows'
    predictions are blended per frame and guided: uncond + scale * (cond - uncond).
-4. The VAE decodes the latents frame by frame.
+4. The VAE decodes the latents, a few frames at a time, as the caller consumes them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from .reference_net import reference_caches, write_reference_caches
 from .windows import activation_bytes, context_windows, window_weights, windows_per_call
 
 log = logging.getLogger(__name__)
+
+# The VAE decoder's live activations per frame, in full-resolution tensors of its first block's width (its
+# last up block runs at full resolution; resnets keep input, normalised copy and output alive).
+DECODER_TENSORS = 16
 
 # (step done, total steps); called after each denoising step.
 ProgressCallback = Callable[[int, int], None]
@@ -147,9 +151,14 @@ class Lmk2VideoPipeline:
         return latents
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor, chunk: int = 4) -> Iterator[np.ndarray]:
-        """(1, 4, T, h, w) latents -> T frames (8h, 8w, 3) uint8 RGB, ``chunk`` frames per VAE call."""
+    def decode(self, latents: torch.Tensor, most: int = 8) -> Iterator[np.ndarray]:
+        """(1, 4, T, h, w) latents -> T frames (8h, 8w, 3) uint8 RGB, decoded lazily, up to ``most`` frames
+        per VAE call as free memory allows."""
         vae = self.models.vae
+        pixels = 64 * latents.shape[3] * latents.shape[4]
+        width = vae.config.block_out_channels[0]
+        per_frame = pixels * width * (torch.finfo(self.dtype).bits // 8) * DECODER_TENSORS
+        chunk = windows_per_call(free_memory_bytes(self.device), per_frame, most)
         for start in range(0, latents.shape[2], chunk):
             z = latents[0, :, start:start + chunk].transpose(0, 1).to(self.dtype) / LATENT_SCALE
             images = (vae.decode(z).sample.float() / 2 + 0.5).clamp(0, 1)
