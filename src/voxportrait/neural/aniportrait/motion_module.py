@@ -76,7 +76,7 @@ class TemporalTransformer(nn.Module):
         y = self.proj_in(self.norm(x).permute(0, 2, 3, 1).reshape(bf, h * w, c))   # (B*F, HW, C)
         for block in self.transformer_blocks:
             y = block(y, frames)
-        y = self.proj_out(y).reshape(bf, h, w, c).permute(0, 3, 1, 2)
+        y = self.proj_out(y).reshape(bf, h, w, c).permute(0, 3, 1, 2).contiguous()  # NCHW for the convs
         return y + x
 
 
