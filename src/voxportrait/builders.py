@@ -76,9 +76,10 @@ def build_renderer(options: RenderOptions) -> Renderer:
 
         return build_sadtalker_renderer(options.weights, device=options.device)
     if name == "aniportrait":
-        from .neural.aniportrait import build_aniportrait_renderer
+        from .neural.aniportrait import build_renderer as build_aniportrait_renderer
+        from .render.geometry import posed_landmarks
 
-        return build_aniportrait_renderer(options.weights, device=options.device)
+        return build_aniportrait_renderer(options.weights, device=options.device, geometry=posed_landmarks)
     raise InvalidOption(f"unknown renderer {name!r}")
 
 
