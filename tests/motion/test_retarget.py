@@ -172,3 +172,27 @@ def test_sadtalker_space_motion_keeps_its_named_coefficients():
                expression=m.expression, extras={"exp_3dmm": np.zeros((4, 64)), "pose_3dmm": np.zeros((4, 6))})
     e = spaces.to_expression(m)
     assert spaces.space_of(e) == spaces.EXPRESSION and np.array_equal(e.expression, m.expression)
+
+
+def test_translation_is_the_neck_pivot_moving_not_the_face_turning():
+    """A head that only turns about its neck (the renderer's pivot) has no translation, however far its face
+    centre travels in the picture; a head that slides does, in fractions of its crop."""
+    from voxportrait.render.geometry import PIVOT
+
+    times = np.arange(30) / 25
+    pitch = np.linspace(0, 15, 30)
+    scale, neck = 9.0, np.array([320.0, 400.0, 0.0])
+    turning = []
+    for p in pitch:     # the canonical origin placed so that the pivot stays at ``neck``
+        centre = neck - scale * rotation_matrix(0, p, 0) @ PIVOT
+        turning.append(_face({}, pitch=p, scale=scale, centre=centre[:2]))
+    m = retarget(_track(times, turning), 25)
+    assert np.abs(m.rotation_deg[-1, 1] - 15) < 1.0 and np.abs(m.translation).max() < 0.005
+    sliding = [_face({}, centre=(320.0 + 2 * i, 260.0)) for i in range(30)]
+    m = retarget(_track(times, sliding), 25)
+    from voxportrait.face.align import crop_transform
+    from voxportrait.options import AnalyzeOptions
+
+    crop = crop_transform(sliding[0], AnalyzeOptions())
+    assert m.translation[-1, 0] == pytest.approx(58 / (crop.size / crop.scale), rel=0.05)
+    assert abs(m.translation[-1, 1]) < 0.003

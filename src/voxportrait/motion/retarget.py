@@ -52,8 +52,8 @@ class DrivingTrack:
     distance in canonical units; ``mouth`` (F,) its mouth opening (measure.mouth_opening); ``openness``
     (F, 2) eye openness (subject's left, right); ``iris`` (F, 2) the irises' mean offset from the eye
     centres (half eye widths; face x and down); ``angles_deg`` (F, 3) yaw, pitch, roll; ``position`` (F, 2)
-    where the head is (fractions of the first face's crop); ``scale`` (F,) the face's size in pixels per
-    canonical unit. ``duration_s``: the video's length.
+    where the head's pivot is (fractions of the first face's crop; see :func:`_pivot`); ``scale`` (F,) the
+    face's size in pixels per canonical unit. ``duration_s``: the video's length.
     """
 
     times_s: np.ndarray
@@ -86,6 +86,16 @@ def iris_offsets(landmarks: FaceLandmarks) -> np.ndarray:
     return out
 
 
+def _pivot(pose: HeadPose) -> np.ndarray:
+    """(3,) image position of the point the CPU renderer turns a head about (render/geometry.PIVOT, in the
+    neck): the renderer moves that point by ``Motion.translation``, so the driver's translation is that point's
+    motion. The face's own centre would also move with every nod and turn, and the turn would count twice."""
+    from ..render.geometry import PIVOT
+
+    rot = rotation_matrix(pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
+    return np.asarray(pose.translation, np.float64) + pose.scale * rot @ PIVOT
+
+
 class TrackBuilder:
     """Accumulates a DrivingTrack frame by frame: ``add(time_s, landmarks, pose)`` (None for no face)."""
 
@@ -110,7 +120,7 @@ class TrackBuilder:
         self._rows.append((
             ef.project(shape), float(inter_ocular(shape)), float(mouth_opening(shape)), ef.eye_openness(shape),
             iris_offsets(landmarks), (pose.yaw_deg, pose.pitch_deg, pose.roll_deg),
-            np.asarray(pose.translation[:2], np.float64) / self._side, pose.scale,
+            _pivot(pose)[:2] / self._side, pose.scale,
         ))
 
     def build(self, duration_s: float | None = None) -> DrivingTrack:
