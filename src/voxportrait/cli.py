@@ -208,7 +208,77 @@ def _batch(args: argparse.Namespace) -> int:
     return EXIT_USER_ERROR if counts["failed"] else 0
 
 
-_COMMANDS: list = [_add_animate, _add_batch, _add_inspect]
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    from .server.config import API_KEY_ENV, ServerConfig, default_data_dir
+
+    d = ServerConfig(data_dir=default_data_dir(), workers=1)
+    p = sub.add_parser("serve", help="run the HTTP API (job queue + render workers)",
+                       description="HTTP API: POST /v1/animations (multipart portrait + audio + options) -> 202 "
+                       "with a job id; GET /v1/animations/ID for status, ID/video for the result. OpenAPI at /docs.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine "
+                   "only; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--data-dir", default=str(d.data_dir), help=f"jobs, uploads and videos (default: {d.data_dir})")
+    p.add_argument("--workers", type=int, default=None, help="renders at once (default: one per CPU core)")
+    p.add_argument("--max-queued", type=int, default=d.max_queued,
+                   help=f"waiting jobs beyond which submissions get 503 (default: {d.max_queued})")
+    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_bytes / 2**20,
+                   help=f"largest request body, portrait + audio (default: {d.max_upload_bytes / 2**20:g})")
+    p.add_argument("--max-audio-s", type=float, default=d.max_audio_s,
+                   help=f"longest audio accepted, seconds (default: {d.max_audio_s:g})")
+    p.add_argument("--result-ttl-h", type=float, default=d.result_ttl_s / 3600,
+                   help=f"hours a finished video is kept (default: {d.result_ttl_s / 3600:g})")
+    p.add_argument("--job-timeout-s", type=float, default=d.job_timeout_s,
+                   help=f"longest render before it is stopped (default: {d.job_timeout_s:g})")
+    p.add_argument("--api-key", default=None, help=f"require this key (Authorization: Bearer KEY); better set "
+                   f"${API_KEY_ENV}, which other users cannot see in the process list")
+    p.add_argument("--config", metavar="FILE.toml", help="the server's default options, e.g. [render] weights = "
+                   "DIR for neural renderers; requests override all but the file paths")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from .server import serve
+    from .server.config import API_KEY_ENV, ServerConfig
+
+    defaults = load_config(args.config) if args.config else AnimateOptions()
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    config = ServerConfig(
+        data_dir=args.data_dir, workers=args.workers or os.cpu_count() or 1, max_queued=args.max_queued,
+        max_upload_bytes=int(args.max_upload_mb * 2**20), max_audio_s=args.max_audio_s,
+        result_ttl_s=args.result_ttl_h * 3600, job_timeout_s=args.job_timeout_s, api_key=api_key, defaults=defaults,
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        logging.getLogger(__name__).warning("listening on %s without an API key: anyone who can reach this "
+                                            "port can submit renders (set $%s)", args.host, API_KEY_ENV)
+    serve(config, args.host, args.port, log_level="info" if args.verbose else "warning")
+    return 0
+
+
+def _add_app(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="open the web UI in a browser (Gradio)",
+                       description="The web UI: drop a portrait, record or upload speech, pick the parts and "
+                       "options, watch the progress and download the video.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine "
+                   "only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument("--config", metavar="FILE.toml", help="default options shown in the UI (and the weights "
+                   "folders of neural parts)")
+    p.add_argument("--open", action="store_true", help="open it in the default web browser")
+    p.set_defaults(func=_app)
+
+
+def _app(args: argparse.Namespace) -> int:
+    from .app import launch
+
+    defaults = load_config(args.config) if args.config else AnimateOptions()
+    launch(defaults, host=args.host, port=args.port, open_browser=args.open)
+    return 0
+
+
+_COMMANDS: list = [_add_animate, _add_batch, _add_inspect, _add_serve, _add_app]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,32 @@ from ..errors import InputNotFound, InputTooLarge, OutputNotWritable, Unreadable
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes files only their owner can read; an output should get the permissions any new file gets.
+_FILE_MODE = 0o666 & ~_umask()
+_DIR_MODE = 0o777 & ~_umask()
+
+
+def temp_beside(final: Path, suffix: str | None = None, directory: bool = False) -> Path:
+    """A new hidden temporary file (or folder) next to ``final``, with the usual permissions, for an atomic
+    write that ends in ``os.replace(temp, final)``."""
+    parent = final.parent if str(final.parent) else Path(".")
+    if directory:
+        tmp = tempfile.mkdtemp(prefix=f".{final.name}-", dir=parent)
+        os.chmod(tmp, _DIR_MODE)
+        return Path(tmp)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}-", suffix=final.suffix if suffix is None else suffix,
+                               dir=parent)
+    os.close(fd)
+    os.chmod(tmp, _FILE_MODE)
+    return Path(tmp)
+
+
 def check_input(path: str | os.PathLike, what: str, max_bytes: int = MAX_INPUT_BYTES) -> Path:
     """The path as a Path if it is a readable regular file no bigger than ``max_bytes``."""
     p = Path(path)
@@ -55,9 +81,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any exception (Ctrl-C included) the temporary file is removed and ``path`` is left as it was.
     """
     final = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}-", suffix=final.suffix, dir=final.parent or ".")
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = temp_beside(final)
     try:
         yield tmp_path
         os.replace(tmp_path, final)

@@ -7,7 +7,6 @@ audio or video in memory, and writes to a temporary file that is renamed only wh
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,7 +16,7 @@ import av
 import numpy as np
 
 from ..errors import UnreadableMedia
-from .files import check_input
+from .files import check_input, temp_beside
 
 # Sample rates AAC carries as they are; anything else is resampled to 48 kHz.
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
@@ -210,9 +209,8 @@ class VideoWriter:
 
     def __enter__(self) -> VideoWriter:
         suffix = ".webm" if self.webm else ".mp4"
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=suffix, dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_beside(self.path, suffix)
+        tmp = str(self._tmp)
         if self.webm:
             self._container = av.open(tmp, mode="w", format="webm")
         else:
@@ -292,7 +290,7 @@ class PngSequenceWriter:
     def __enter__(self) -> PngSequenceWriter:
         if self.path.exists():
             raise FileExistsError(f"{self.path} already exists")
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}-", dir=self.path.parent))
+        self._tmp = temp_beside(self.path, directory=True)
         return self
 
     def write(self, frame: np.ndarray) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputNotFound, UnreadableMedia
+from ..media.files import atomic_path
 from ..types import Motion
 
 FORMAT = "voxportrait.motion"
@@ -37,14 +37,8 @@ def save_motion(motion: Motion, path: str | os.PathLike) -> Path:
         "expression": motion.expression.astype(np.float32),
     }
     arrays.update({f"extra__{k}": np.asarray(v, np.float32) for k, v in motion.extras.items()})
-    fd, tmp = tempfile.mkstemp(prefix=".motion-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
     return path
 
 
