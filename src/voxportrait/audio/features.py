@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
 
-from .resample import StreamResampler, resample
+from .resample import HALF_LEN_PER_RATE, StreamResampler, resample
 
 SAMPLE_RATE_HZ = 16_000
 FRAME_RATE_HZ = 100
@@ -38,6 +38,8 @@ SPEECH_BAND_HZ = (250.0, 4_000.0)
 HIGH_BAND_HZ = 4_000.0
 YIN_THRESHOLD = 0.2
 SILENCE_DB = -70.0                              # below this band energy a frame carries no formants
+# samples past a frame's centre its windows reach (the pitch window at 8 kHz, plus the decimator's filter)
+LOOKAHEAD_SAMPLES = max(SPEC_WIN // 2, DECIMATE * (PITCH_WIN // 2) + DECIMATE * HALF_LEN_PER_RATE)
 _EPS = 1e-10
 
 

@@ -30,7 +30,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..audio.features import FRAME_RATE_HZ, HOP, SAMPLE_RATE_HZ, AcousticFeatures, FeatureStream, _Samples
+from ..audio.features import (
+    FRAME_RATE_HZ,
+    HOP,
+    LOOKAHEAD_SAMPLES,
+    SAMPLE_RATE_HZ,
+    AcousticFeatures,
+    FeatureStream,
+    _Samples,
+)
 from ..audio.phones import GRID, PhoneTracker
 from ..audio.prosody import ProsodyStream
 from ..audio.resample import StreamResampler
@@ -52,6 +60,13 @@ PUSH_BLOCK_S = 5.0               # a long push is processed 5 s at a time (memor
 HISTORY = 3200                   # 100 Hz frames of inputs kept behind the output (running statistics: 30 s)
 _SMILE = 40                      # event_rng stream of the smile's drift
 _EYES = ("blink_left", "blink_right", "gaze_x", "gaze_y", "brow_raise")
+
+
+def latency_s(fps: Fraction | int | str, params: LipsyncParams | None = None) -> float:
+    """Audio a frame waits for past its own time: half a frame (each frame averages the 100 Hz motion
+    over its duration), the lips' look-ahead and the feature windows' reach (at 16 kHz input)."""
+    ahead = (params or LipsyncParams()).frames[0]
+    return 0.5 / float(parse_fps(fps)) + ahead / RATE + LOOKAHEAD_SAMPLES / SAMPLE_RATE_HZ
 
 
 def _check_chunk(samples: np.ndarray) -> np.ndarray:
@@ -107,10 +122,8 @@ class IncrementalDriver:
 
     @property
     def latency_s(self) -> float:
-        """Audio needed past a frame's own time before it is final (features' window, the look-ahead,
-        half a frame of the box filter)."""
-        features = (HOP + 340 - HOP) / SAMPLE_RATE_HZ
-        return features + max(self.lips.needs(), 0) / RATE + 0.5 / float(self.fps)
+        """Audio needed past a frame's own time before it is final."""
+        return latency_s(self.fps, self.lips.params)
 
     def push(self, samples: np.ndarray) -> Motion:
         if self._closed:
