@@ -51,6 +51,8 @@ _MAX = int(MAX_UTTERANCE_S * FRAME_RATE_HZ)
 # closed at the next dip in the speech (a stop closure, a breath), which keeps that cheap
 LIVE_SOFT_MAX = 400
 LIVE_DIP = 4                    # frames without activity that make a dip
+# speech at ordinary recording levels has a cepstral c0 near 55 (pocketsphinx starts live decoding at 40)
+LIVE_CMN_INIT = "55,3,-1,0,0,0,0,0,0,0,0,0,0"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,8 @@ class PhoneTracker:
         self._count = 0
         self._fed = 0                      # live: samples fed to the decoder
         self._ps = _new_decoder("live") if mode == "live" else None
+        if self._ps is not None:
+            self._ps.set_cmn(LIVE_CMN_INIT)
         self._live: list[tuple[str, int, int]] = []          # live: the open utterance's current best path
         self._views: dict[int, Phones] = {}
         self._last_view = Phones.empty()

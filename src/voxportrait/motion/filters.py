@@ -47,10 +47,9 @@ class Track:
             return np.zeros((hi - lo,) + self._data.shape[1:], self._data.dtype)
         if lo < self.start and lo >= 0:
             raise IndexError(f"frame {lo} was forgotten (kept from {self.start})")
-        idx = np.clip(np.arange(lo, hi), max(self.start, 0), self.end - 1) - self.start
         if lo >= self.start and hi <= self.end:
             return self._data[lo - self.start : hi - self.start]
-        return self._data[idx]
+        return self._data[np.clip(np.arange(lo, hi), max(self.start, 0), self.end - 1) - self.start]
 
     def forget(self, before: int) -> None:
         """Drop frames before ``before`` (done in large steps, so the cost per frame stays constant)."""

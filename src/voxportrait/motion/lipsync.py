@@ -54,7 +54,9 @@ class LipsyncParams:
     f1_share: float = 0.5            # how much of the acoustic opening the first formant modulates
     tilt_share: float = 0.7          # how much a steep spectral tilt (nasals, close vowels) narrows it
     phone_level_floor: float = 0.6   # phone-path opening at the quietest speech, relative to the loudest
-    open_gain: float = 0.75          # scale of jaw_open: speech then spans the real speakers' range
+    acoustic_open: float = 0.8       # where phones are not trusted, the opening is scaled by this (the acoustic
+                                     # path alone opens wider than the fused paths; this matches them)
+    open_gain: float = 0.53          # scale of jaw_open: speech spans the real speakers' range (p50 0.07, p95 0.19 IOD)
     lookahead_s: float = 0.12        # frame j uses nothing after j + lookahead
     lead_s: float = 0.06             # the mouth moves this long before the sound it makes
     smooth_s: float = 0.045          # Gaussian smoothing (removes frame-to-frame chatter), cut at the look-ahead
@@ -294,9 +296,11 @@ class LipsyncStream:
                 shapes[..., c] *= np.sqrt(amp)
             w = p.phone_weight * trust
             mix = (1.0 - w)[..., None] * ac + w[..., None] * shapes
-            close = np.clip(closure[:, back + 0], 0.0, 1.0) if fwd >= 0 else close
+            mix[..., JAW] *= 1.0 - (1.0 - p.acoustic_open) * (1.0 - trust)
+            close = np.clip(closure[:, back + 0], 0.0, 1.0)
         else:
-            mix = ac
+            mix = ac.copy()
+            mix[..., JAW] *= p.acoustic_open
         smooth = np.einsum("jkc,k->jc", mix, kernel)
         out = np.zeros((len(frames), len(ARTICULATION)), np.float32)
         out[:, JAW] = smooth[:, JAW] * p.open_gain * (1.0 - close)
