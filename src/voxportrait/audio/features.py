@@ -95,9 +95,9 @@ def to_analysis_rate(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     return resample(x, int(sample_rate_hz), SAMPLE_RATE_HZ)
 
 
-class _Samples:
-    """The recent part of a growing signal, addressed by global sample index (zeros before 0 and, once
-    ``ended``, after the last sample)."""
+class SampleBuffer:
+    """The recent part of a growing signal, addressed by global sample index; ``frames`` reads zeros outside
+    it (before sample 0, and past the end once the signal is over)."""
 
     def __init__(self) -> None:
         self.x = np.zeros(0, np.float32)
@@ -138,8 +138,8 @@ class FeatureStream:
 
     def __init__(self) -> None:
         self._low = StreamResampler(SAMPLE_RATE_HZ, LOW_RATE_HZ)
-        self._x = _Samples()
-        self._x_low = _Samples()
+        self._x = SampleBuffer()
+        self._x_low = SampleBuffer()
         self.done = 0
 
     def push(self, x16: np.ndarray) -> AcousticFeatures:
@@ -175,7 +175,7 @@ def extract_features(samples: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) 
     return AcousticFeatures.concat([stream.push(x), stream.flush()])
 
 
-def _block_features(x: _Samples, x_low: _Samples, first: int, count: int) -> AcousticFeatures:
+def _block_features(x: SampleBuffer, x_low: SampleBuffer, first: int, count: int) -> AcousticFeatures:
     spec_frames = x.frames(first, count, SPEC_WIN, HOP)
     power = _power_spectrum(spec_frames)
     freqs = np.fft.rfftfreq(NFFT, 1.0 / SAMPLE_RATE_HZ)

@@ -242,6 +242,11 @@ class PhoneTracker:
         self._last_view = self.phones(n - 200, n)
 
     # -- what is known -----------------------------------------------------------------------------------
+    @property
+    def open_since(self) -> int | None:
+        """First frame of the utterance being decoded (its audio is still needed), None between them."""
+        return self._open
+
     def _rows_since(self, since: int) -> list[tuple[str, int, int, int]]:
         """Closed utterances' rows from the first utterance that reaches past ``since`` (whole utterances,
         so a view never holds half of one)."""

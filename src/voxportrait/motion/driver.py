@@ -26,6 +26,7 @@ path (``phones="live"``, for streaming: lips within the look-ahead, from phones 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -37,7 +38,7 @@ from ..audio.features import (
     SAMPLE_RATE_HZ,
     AcousticFeatures,
     FeatureStream,
-    _Samples,
+    SampleBuffer,
 )
 from ..audio.phones import GRID, PhoneTracker
 from ..audio.prosody import ProsodyStream
@@ -105,7 +106,7 @@ class IncrementalDriver:
         self.options, self.fps, self.sample_rate_hz = o, parse_fps(o.fps), int(sample_rate_hz)
         self._resample = StreamResampler(self.sample_rate_hz, SAMPLE_RATE_HZ)
         self._features = FeatureStream()
-        self._audio = _Samples()
+        self._audio = SampleBuffer()
         self.prosody = ProsodyStream()
         self._ft = FeatureTracks(Track(), Track(), Track(), Track(), Track(), Track(),
                                  self.prosody.level, self.prosody.activity)
@@ -241,10 +242,13 @@ class IncrementalDriver:
         if before <= 0:
             return
         self.prosody.forget(before)
-        for t in (*self._ft.__dict__.values(), self.lips.out, self.lips.acoustic.shapes, self._smile):
+        ft = self._ft
+        for t in (ft.voicing, ft.f1, ft.f2, ft.tilt, ft.high, ft.centroid, self.lips.out, self.lips.acoustic.shapes,
+                  self._smile):
             t.forget(before)
         self.head.forget(before)
-        keep = before if self.phones is None or self.phones._open is None else min(before, self.phones._open)
+        open_since = None if self.phones is None else self.phones.open_since
+        keep = before if open_since is None else min(before, open_since)
         self._audio.forget(keep * HOP)
         if self.phones is not None:
             self.phones.forget(before)
@@ -270,7 +274,7 @@ class PhonemeDriver:
     def incremental(self, sample_rate_hz: int = SAMPLE_RATE_HZ, phones: str = "utterance",
                     fps: Fraction | int | str | None = None) -> IncrementalDriver:
         """A fresh IncrementalDriver with this driver's options (``phones="live"`` for streaming)."""
-        o = self.options if fps is None else DriveOptions(**{**self.options.__dict__, "fps": parse_fps(fps)})
+        o = self.options if fps is None else replace(self.options, fps=parse_fps(fps))
         return IncrementalDriver(o, sample_rate_hz, self.pose_track, phones)
 
     def drive(
