@@ -48,9 +48,9 @@ def build_driver(options: DriveOptions, subject: Subject | None = None, device: 
         return build_sadtalker_driver(options.driver_weights, subject, drive_config_from_options(options),
                                       ref_pose=options.pose_video)
     if name == "lpaudio":
-        from .neural.audio2motion.lpaudio import build_lpaudio_driver
+        from .neural.audio2motion.lpaudio import driver_from_options
 
-        return build_lpaudio_driver(options.driver_weights, seed=options.seed, device=_torch_device(device))
+        return driver_from_options(options, device=_torch_device(device))
     raise InvalidOption(f"unknown driver {name!r}")
 
 
@@ -76,9 +76,10 @@ def build_renderer(options: RenderOptions) -> Renderer:
 
         return build_sadtalker_renderer(options.weights, device=options.device)
     if name == "aniportrait":
-        from .neural.aniportrait import build_aniportrait_renderer
+        from .neural.aniportrait import build_renderer as build_aniportrait_renderer
+        from .render.geometry import posed_landmarks
 
-        return build_aniportrait_renderer(options.weights, device=options.device)
+        return build_aniportrait_renderer(options.weights, device=options.device, geometry=posed_landmarks)
     raise InvalidOption(f"unknown renderer {name!r}")
 
 

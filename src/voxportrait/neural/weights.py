@@ -46,6 +46,34 @@ def _st(name: str, filename: str, contract: str) -> WeightFile:
         contract=contract,
     )
 
+_ANI_SOURCE = "https://huggingface.co/ZJYang/AniPortrait"
+_SD15_SOURCE = "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5 (folder unet)"
+_VAE_SOURCE = "https://huggingface.co/stabilityai/sd-vae-ft-mse"
+_CLIP_SOURCE = "https://huggingface.co/lambdalabs/sd-image-variations-diffusers (folder image_encoder)"
+
+# AniPortrait's Lmk2Video renderer, in its published ``pretrained_weights/`` layout.
+_ANIPORTRAIT_LMK2VIDEO = [
+    WeightFile("aniportrait.denoising_unet", "denoising_unet.pth", _ANI_SOURCE,
+               contract="3-D UNet keys without motion_modules (686); latents (B, 4, F, h, w), v-prediction"),
+    WeightFile("aniportrait.motion_module", "motion_module.pth", _ANI_SOURCE,
+               contract="the denoising UNet's motion_modules keys (588, incl. 42 positional tables)"),
+    WeightFile("aniportrait.reference_unet", "reference_unet.pth", _ANI_SOURCE,
+               contract="SD1.5 UNet without conv_norm_out / conv_out (682 keys); portrait latents at t = 0"),
+    WeightFile("aniportrait.pose_guider", "pose_guider.pth", _ANI_SOURCE,
+               contract="landmark images (B, 3, F, H, W) in [-1, 1] -> five UNet-sized features"),
+    WeightFile("aniportrait.sd15_unet_config", "stable-diffusion-v1-5/unet/config.json", _SD15_SOURCE,
+               contract="UNet sizes only; the SD1.5 weights themselves are not read"),
+    WeightFile("aniportrait.vae_config", "sd-vae-ft-mse/config.json", _VAE_SOURCE),
+    WeightFile("aniportrait.vae", "sd-vae-ft-mse/diffusion_pytorch_model.safetensors", _VAE_SOURCE,
+               contract="RGB in [-1, 1]; latents = mean x 0.18215"),
+    WeightFile("aniportrait.vae_bin", "sd-vae-ft-mse/diffusion_pytorch_model.bin", _VAE_SOURCE,
+               contract="as aniportrait.vae (the same weights as a torch pickle)"),
+    WeightFile("aniportrait.image_encoder_config", "image_encoder/config.json", _CLIP_SOURCE),
+    WeightFile("aniportrait.image_encoder", "image_encoder/pytorch_model.bin", _CLIP_SOURCE,
+               contract="CLIP ViT-L/14 vision + projection; 224x224 RGB, CLIP mean/std"),
+    WeightFile("aniportrait.image_encoder_safetensors", "image_encoder/model.safetensors", _CLIP_SOURCE,
+               contract="as aniportrait.image_encoder (safetensors)"),
+]
 
 WEIGHTS: dict[str, WeightFile] = {
     w.key: w
@@ -111,6 +139,25 @@ WEIGHTS: dict[str, WeightFile] = {
             source="https://huggingface.co/facebook/wav2vec2-base-960h (the whole folder)",
             contract="wav2vec2-base folder: config.json + model.safetensors or pytorch_model.bin",
         ),
+        WeightFile(
+            key="lpaudio.animate_net",
+            relpath="lpaudio/model.safetensors",
+            source="a training run of your own, as no checkpoint is published: the "
+            "checkpoints/checkpoint_<iter>/model.safetensors that python -m training.lpaudio.train (or "
+            "LivePortrait_AudioDriven's train.py) writes",
+            contract="flat safetensors of AnimateNet incl. latent_mean/latent_std/empty_aud_feat; "
+            "50 Whisper-tiny frames (1 s) in, 30 frames x 6 lip keypoints x 3 (normalised exp) out",
+        ),
+        WeightFile(
+            key="lpaudio.whisper_tiny",
+            relpath="audio_processor/tiny.pt",
+            source="https://openaipublic.azureedge.net/main/whisper/models/"
+            "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt",
+            sha256="65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9",
+            contract="openai Whisper {'dims', 'model_state_dict'}; 16 kHz mono -> 80-bin log-mel, 30 s "
+            "windows",
+        ),
+        *_ANIPORTRAIT_LMK2VIDEO,
     ]
 }
 
@@ -188,3 +235,19 @@ def default_dtype(device):
     """float16 on CUDA (the published checkpoints run well in half precision), float32 elsewhere."""
     torch = require_torch()
     return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def locate_first(keys: list[str], weights_dir: str | os.PathLike | None = None) -> Path:
+    """The first of several interchangeable checkpoint files that exists (e.g. .safetensors or .bin)."""
+    for key in keys:
+        try:
+            return locate(key, weights_dir)
+        except MissingWeights:
+            continue
+    names = " or ".join(Path(WEIGHTS[k].relpath).name for k in keys)
+    tried = "; ".join(str(root / WEIGHTS[k].relpath) for root in search_roots(weights_dir) for k in keys)
+    raise MissingWeights(
+        f"missing checkpoint {names} ({keys[0]}). Looked for: {tried}. Get it from {WEIGHTS[keys[0]].source} "
+        f"and place it at <weights folder>/{WEIGHTS[keys[0]].relpath}, then pass --weights <weights folder> "
+        f"or set ${ENV_VAR}."
+    )

@@ -23,7 +23,7 @@ import numpy as np
 from ..face import measure as ms
 from ..face import topology as tp
 from ..face.pose import EYE_DISTANCE_UNITS, estimate_pose, rotation_matrix
-from ..types import FaceLandmarks, Motion
+from ..types import FaceLandmarks, Motion, Subject
 
 # The head turns about this point of the canonical face (units ~ cm; origin at the mesh centroid, y down,
 # z away from the camera): level with the ears, a little below the eyes, deep in the head where the neck
@@ -265,3 +265,10 @@ def face_frames(rig: HeadRig, motion: Motion, basis: ExpressionBasis | None = No
     f = rig.ring_follow[None, :, None]
     ring = f * ring_moved + (1 - f) * ring_own
     return FaceFrames(mesh=mesh, ring=ring, head=head, jaw=jaw, shapes=shapes)
+
+
+def posed_landmarks(subject: Subject, motion: Motion) -> np.ndarray:
+    """(T, 468, 2) where the CPU renderer puts the mesh points in the crop for each frame of an expression
+    motion: the geometry other landmark-driven renderers (AniPortrait) draw from."""
+    rig = head_rig(subject.landmarks_crop, subject.crop.size, tp.triangulation().ring_scale)
+    return face_frames(rig, motion).mesh[..., :2]
