@@ -56,6 +56,8 @@ class LipsyncParams:
     phone_level_floor: float = 0.6   # phone-path opening at the quietest speech, relative to the loudest
     acoustic_open: float = 0.8       # where phones are not trusted, the opening is scaled by this (the acoustic
                                      # path alone opens wider than the fused paths; this matches them)
+    shape_gain: float = 0.7          # lip shapes (pucker, stretch, funnel, raise) scaled with the opening, keeping
+                                     # their balance with the jaw (the evaluation cannot measure them apart)
     open_gain: float = 0.53          # scale of jaw_open: speech spans the real speakers' range (p50 0.07, p95 0.19 IOD)
     lookahead_s: float = 0.12        # frame j uses nothing after j + lookahead
     lead_s: float = 0.06             # the mouth moves this long before the sound it makes
@@ -304,7 +306,7 @@ class LipsyncStream:
         smooth = np.einsum("jkc,k->jc", mix, kernel)
         out = np.zeros((len(frames), len(ARTICULATION)), np.float32)
         out[:, JAW] = smooth[:, JAW] * p.open_gain * (1.0 - close)
-        out[:, [PUCKER, STRETCH, FUNNEL, RAISE]] = smooth[:, [PUCKER, STRETCH, FUNNEL, RAISE]]
+        out[:, [PUCKER, STRETCH, FUNNEL, RAISE]] = smooth[:, [PUCKER, STRETCH, FUNNEL, RAISE]] * p.shape_gain
         out *= self.expression_scale
         out[:, CLOSE] = close * min(1.0, self.expression_scale)
         # pauses: a relaxed gap that opens a little on each inhale, so the face is idle, not frozen
