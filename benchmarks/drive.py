@@ -22,8 +22,10 @@ import numpy as np
 
 from voxportrait.audio.features import extract_features
 from voxportrait.audio.phones import decode_phones
+from voxportrait.audio.prosody import analyze_prosody
 from voxportrait.media import load_audio
 from voxportrait.motion import drive_from_audio
+from voxportrait.motion.driver import IncrementalDriver
 from voxportrait.options import DriveOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +54,14 @@ def timed(fn, runs: int) -> tuple[list[float], list[float]]:
         wall.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
     return wall, cpu
+
+
+def live_drive(x: np.ndarray) -> None:
+    """The streaming driver fed 40 ms at a time (what api.stream does), phones decoded live."""
+    d = IncrementalDriver(DriveOptions(), 16_000, phones="live")
+    for i in range(0, len(x), 640):
+        d.push(x[i : i + 640])
+    d.flush()
 
 
 def long_run_memory() -> dict:
@@ -83,14 +93,16 @@ def main() -> None:
     total = timed(lambda: drive_from_audio(x, 16_000), args.runs)
     other = timed(lambda: drive_from_audio(x, 16_000, DriveOptions(language="other")), args.runs)
     feats = timed(lambda: extract_features(x), args.runs)
-    f = extract_features(x)
-    phones = timed(lambda: decode_phones(x, f.loudness_db), args.runs)
+    speaking = analyze_prosody(extract_features(x)).speaking
+    phones = timed(lambda: decode_phones(x, speaking), args.runs)
+    live = timed(lambda: live_drive(x), args.runs)
     load_after = os.getloadavg()
     steps = {
         "drive (language=auto)": total,
         "drive (language=other, no phones)": other,
         "features": feats,
         "phone decoding": phones,
+        "streaming drive (live phones, 40 ms pushes)": live,
     }
     report = {
         "audio_s": 60.0,

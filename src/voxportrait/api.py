@@ -22,6 +22,7 @@ from .media import load_audio, load_image, save_image
 from .media.files import check_input, check_output
 from .media.video import PngSequenceWriter, VideoWriter
 from .options import AnalyzeOptions, AnimateOptions, DriveOptions, RenderOptions
+from .streaming import audio_bounds as audio_bounds, stream as stream, stream_latency_s as stream_latency_s
 from .types import FaceDetection, Motion, Subject
 
 log = logging.getLogger(__name__)
@@ -507,3 +508,4 @@ def render_motion(
         n = write_video(frames, out, motion.fps, len(motion), audio, options, progress)
     return AnimateResult(out, n, motion.fps, n / float(motion.fps), time.perf_counter() - start, subject.faces_found,
                          options.analyze.face_index or 0)
+

@@ -2,8 +2,8 @@
 
 Everything is computed on a fixed 100 Hz grid (frame ``k`` is centred on sample ``k * HOP``), vectorised over
 frames, and in blocks of ``BLOCK_FRAMES`` so that a ten-minute recording never builds a (frames x window)
-matrix larger than one block. The outputs are small (about 1 MB per minute), so everything downstream works on
-whole-length feature arrays.
+matrix larger than one block. ``FeatureStream`` computes them as audio arrives: a frame is final once its
+windows are complete, so streamed and whole-recording features are the same.
 
 These features are the language-independent half of lip sync (motion/lipsync.py): loudness carries timing and
 amplitude, the first formant follows jaw opening, the second formant separates spread from rounded vowels,
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
-from scipy.signal import resample_poly
+
+from .resample import HALF_LEN_PER_RATE, StreamResampler, resample
 
 SAMPLE_RATE_HZ = 16_000
 FRAME_RATE_HZ = 100
@@ -37,6 +38,8 @@ SPEECH_BAND_HZ = (250.0, 4_000.0)
 HIGH_BAND_HZ = 4_000.0
 YIN_THRESHOLD = 0.2
 SILENCE_DB = -70.0                              # below this band energy a frame carries no formants
+# samples past a frame's centre its windows reach (the pitch window at 8 kHz, plus the decimator's filter)
+LOOKAHEAD_SAMPLES = max(SPEC_WIN // 2, DECIMATE * (PITCH_WIN // 2) + DECIMATE * HALF_LEN_PER_RATE)
 _EPS = 1e-10
 
 
@@ -69,6 +72,11 @@ class AcousticFeatures:
         return np.arange(len(self)) / FRAME_RATE_HZ
 
     @staticmethod
+    def empty() -> AcousticFeatures:
+        z = np.zeros(0, np.float32)
+        return AcousticFeatures(z, z, z, z, z, z, z, np.zeros((0, 3), np.float32))
+
+    @staticmethod
     def concat(parts: list[AcousticFeatures]) -> AcousticFeatures:
         names = AcousticFeatures.__dataclass_fields__
         return AcousticFeatures(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
@@ -80,49 +88,107 @@ def num_frames(num_samples: int) -> int:
 
 
 def to_analysis_rate(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
-    """(S,) float audio at any rate -> (S',) float32 at 16 kHz (polyphase resampling)."""
+    """(S,) float audio at any rate -> (S',) float32 at 16 kHz (polyphase resampling, audio/resample.py)."""
     x = np.asarray(samples, dtype=np.float32)
     if sample_rate_hz == SAMPLE_RATE_HZ:
         return x
-    g = np.gcd(int(sample_rate_hz), SAMPLE_RATE_HZ)
-    return resample_poly(x, SAMPLE_RATE_HZ // g, int(sample_rate_hz) // g).astype(np.float32)
+    return resample(x, int(sample_rate_hz), SAMPLE_RATE_HZ)
 
 
-def _frames(x: np.ndarray, first: int, count: int, win: int, step: int = HOP) -> np.ndarray:
-    """(count, win) windows of ``x`` centred on samples (first + i) * step, zero beyond the ends."""
-    lo = first * step - win // 2
-    hi = lo + (count - 1) * step + win
-    seg = np.zeros(hi - lo, dtype=np.float32)
-    a, b = max(lo, 0), min(hi, len(x))
-    if b > a:
-        seg[a - lo : b - lo] = x[a:b]
-    return sliding_window_view(seg, win)[::step]
+class SampleBuffer:
+    """The recent part of a growing signal, addressed by global sample index; ``frames`` reads zeros outside
+    it (before sample 0, and past the end once the signal is over)."""
+
+    def __init__(self) -> None:
+        self.x = np.zeros(0, np.float32)
+        self.start = 0
+        self.end = 0
+
+    def append(self, x: np.ndarray) -> None:
+        self.x = np.concatenate([self.x, np.asarray(x, np.float32)])
+        self.end += len(x)
+
+    def slice(self, a: int, b: int) -> np.ndarray:
+        """Samples a..b-1 (clipped to what is kept)."""
+        a, b = max(a, self.start), min(b, self.end)
+        return self.x[a - self.start : max(b - self.start, a - self.start)]
+
+    def forget(self, before: int) -> None:
+        if before > self.start:
+            self.x = self.x[before - self.start :]
+            self.start = before
+
+    def frames(self, first: int, count: int, win: int, step: int) -> np.ndarray:
+        """(count, win) windows centred on samples (first + i) * step."""
+        lo = first * step - win // 2
+        hi = lo + (count - 1) * step + win
+        seg = np.zeros(hi - lo, dtype=np.float32)
+        a, b = max(lo, 0, self.start), min(hi, self.end)
+        if b > a:
+            seg[a - lo : b - lo] = self.x[a - self.start : b - self.start]
+        return sliding_window_view(seg, win)[::step]
+
+
+class FeatureStream:
+    """AcousticFeatures of a stream of 16 kHz samples: ``push(x)`` returns the frames whose windows are
+    now complete (frame k needs samples up to about 21 ms past its centre), ``flush()`` the rest, with the
+    signal taken as zero beyond its end. Any chunking gives the same features as one call."""
+
+    PUSH_BLOCK = 5 * SAMPLE_RATE_HZ     # long pushes are processed 5 s at a time (memory stays flat)
+
+    def __init__(self) -> None:
+        self._low = StreamResampler(SAMPLE_RATE_HZ, LOW_RATE_HZ)
+        self._x = SampleBuffer()
+        self._x_low = SampleBuffer()
+        self.done = 0
+
+    def push(self, x16: np.ndarray) -> AcousticFeatures:
+        x16 = np.asarray(x16, np.float32).reshape(-1)
+        parts = [self._push(x16[i : i + self.PUSH_BLOCK]) for i in range(0, len(x16), self.PUSH_BLOCK)]
+        return AcousticFeatures.concat(parts) if parts else AcousticFeatures.empty()
+
+    def _push(self, x16: np.ndarray) -> AcousticFeatures:
+        self._x.append(x16)
+        self._x_low.append(self._low.push(x16))
+        ready = min((self._x.end - SPEC_WIN // 2) // HOP, (self._x_low.end - PITCH_WIN // 2) // LOW_HOP) + 1
+        return self._compute(max(ready, self.done))
+
+    def flush(self) -> AcousticFeatures:
+        self._x_low.append(self._low.flush())
+        return self._compute(num_frames(self._x.end))
+
+    def _compute(self, until: int) -> AcousticFeatures:
+        parts = []
+        while self.done < until:
+            count = min(BLOCK_FRAMES, until - self.done)
+            parts.append(_block_features(self._x, self._x_low, self.done, count))
+            self.done += count
+        self._x.forget(self.done * HOP - SPEC_WIN // 2)
+        self._x_low.forget(self.done * LOW_HOP - PITCH_WIN // 2)
+        return AcousticFeatures.concat(parts) if parts else AcousticFeatures.empty()
 
 
 def extract_features(samples: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> AcousticFeatures:
-    """(S,) mono audio -> AcousticFeatures on the 100 Hz grid, computed block by block."""
+    """(S,) mono audio -> AcousticFeatures on the 100 Hz grid (a FeatureStream fed everything at once)."""
+    stream = FeatureStream()
     x = to_analysis_rate(samples, sample_rate_hz)
-    n = num_frames(len(x))
-    # Decimated once, not per block, so the anti-alias filter sees the whole signal at block edges.
-    x_low = resample_poly(x, 1, DECIMATE).astype(np.float32)
-    parts = [_block_features(x, x_low, s, min(BLOCK_FRAMES, n - s)) for s in range(0, n, BLOCK_FRAMES)]
-    return AcousticFeatures.concat(parts)
+    return AcousticFeatures.concat([stream.push(x), stream.flush()])
 
 
-def _block_features(x: np.ndarray, x_low: np.ndarray, first: int, count: int) -> AcousticFeatures:
-    spec_frames = _frames(x, first, count, SPEC_WIN)
+def _block_features(x: SampleBuffer, x_low: SampleBuffer, first: int, count: int) -> AcousticFeatures:
+    spec_frames = x.frames(first, count, SPEC_WIN, HOP)
     power = _power_spectrum(spec_frames)
     freqs = np.fft.rfftfreq(NFFT, 1.0 / SAMPLE_RATE_HZ)
     band = (freqs >= SPEECH_BAND_HZ[0]) & (freqs <= SPEECH_BAND_HZ[1])
     total = power.sum(axis=1) + _EPS
     low = power[:, freqs < 1000.0].sum(axis=1) + _EPS
     high = power[:, freqs >= 1000.0].sum(axis=1) + _EPS
-    voicing, f0 = _pitch(_frames(x_low, first, count, PITCH_WIN, LOW_HOP))
+    voicing, f0 = _pitch(x_low.frames(first, count, PITCH_WIN, LOW_HOP))
     loudness_db = (10 * np.log10(power[:, band].sum(axis=1) + _EPS)).astype(np.float32)
     audible = loudness_db > SILENCE_DB  # roots of silent frames are noise; skip their eigenvalue problems
     formants = np.full((count, 3), np.nan, np.float32)
     if audible.any():
-        formants[audible] = _formants(_frames(x_low, first, count, LPC_WIN, LOW_HOP)[audible])
+        formants[audible] = _formants(x_low.frames(first, count, LPC_WIN, LOW_HOP)[audible])
     return AcousticFeatures(
         loudness_db=loudness_db,
         energy_db=(10 * np.log10(total)).astype(np.float32),

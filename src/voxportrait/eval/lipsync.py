@@ -17,9 +17,10 @@ from ..audio.features import FRAME_RATE_HZ, extract_features, to_analysis_rate
 from ..audio.prosody import analyze_prosody
 from ..face import measure, track_video
 from ..media import load_audio, probe_video
-from ..motion.driver import drive_from_audio
+from ..motion.driver import IncrementalDriver
 from ..motion.filters import smooth
 from ..options import DriveOptions
+from ..types import Motion
 from .clips import EvalClip
 from .metrics import SyncScore, sync_score
 
@@ -48,6 +49,7 @@ class ClipResult:
     predicted: np.ndarray = field(repr=False)
     baseline_track: np.ndarray = field(repr=False)
     envelope_db: np.ndarray = field(repr=False)       # (N,) loudness at 100 Hz, for the plot
+    speaking: np.ndarray = field(repr=False)          # (T,) bool: frames inside speech
 
 
 def measure_video(path: Path) -> RealTrack:
@@ -78,12 +80,14 @@ def _at(track_100hz: np.ndarray, times_s: np.ndarray) -> np.ndarray:
 
 
 def predict_opening(
-    samples: np.ndarray, times_s: np.ndarray, fps: float, options: DriveOptions
+    samples: np.ndarray, times_s: np.ndarray, fps: float, options: DriveOptions, phones: str = "utterance"
 ) -> np.ndarray:
     """``jaw_open`` predicted from audio, at the video's frame times (the motion is made at the video's own
-    frame rate, then read at each frame's timestamp, which handles variable-frame-rate video)."""
+    frame rate, then read at each frame's timestamp, which handles variable-frame-rate video).
+    ``phones="live"``: as streaming makes it (phones from the decoder's running best path)."""
     rate = max(1, round(fps * 1000)) / 1000
-    m = drive_from_audio(samples, SR, replace(options, fps=rate))
+    d = IncrementalDriver(replace(options, fps=rate), SR, phones=phones)
+    m = Motion.concat([d.push(samples), d.flush()])
     jaw = m.expr("jaw_open")
     return np.interp(times_s, np.arange(len(jaw)) / float(m.fps), jaw)
 
@@ -94,12 +98,13 @@ def baseline_opening(samples: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     return _at(smooth(f.loudness_db, BASELINE_SMOOTH_S, FRAME_RATE_HZ), times_s)
 
 
-def evaluate_clip(clip: EvalClip, real: RealTrack, options: DriveOptions | None = None) -> ClipResult:
+def evaluate_clip(clip: EvalClip, real: RealTrack, options: DriveOptions | None = None,
+                  phones: str = "utterance") -> ClipResult:
     """Score our prediction and the baseline against one clip's measured opening."""
     x = clip_audio(clip)
     f = extract_features(to_analysis_rate(x, SR))
     speaking = _at(analyze_prosody(f).speaking.astype(np.float32), real.times_s) > 0.5
-    pred = predict_opening(x, real.times_s, real.fps, options or DriveOptions())
+    pred = predict_opening(x, real.times_s, real.fps, options or DriveOptions(), phones)
     base = baseline_opening(x, real.times_s)
     return ClipResult(
         clip=clip,
@@ -110,6 +115,7 @@ def evaluate_clip(clip: EvalClip, real: RealTrack, options: DriveOptions | None 
         predicted=pred,
         baseline_track=base,
         envelope_db=f.loudness_db,
+        speaking=speaking,
     )
 
 
@@ -124,6 +130,7 @@ def summarize(results: list[ClipResult]) -> dict:
             out[f"{group}/{split}"] = {
                 "clips": len(sel),
                 "r": _median([r.ours.r for r in sel]),
+                "r_mean": round(float(np.nanmean([r.ours.r for r in sel])), 3),
                 "r_best": _median([r.ours.r_best for r in sel]),
                 "best_lag": _median([r.ours.best_lag for r in sel]),
                 "closed_agreement": _median([r.ours.closed_agreement for r in sel]),

@@ -1,5 +1,5 @@
 """DRIVE: speech (or a reference video) -> Motion. The default driver is ``PhonemeDriver``; most callers
-want ``drive_from_audio``.
+want ``drive_from_audio``; streams want ``IncrementalDriver`` (push audio as it arrives, get final frames).
 
 The names below load on first use, so importing ``voxportrait.motion.io`` or ``.spaces`` (which renderers
 do) does not pull in the audio analysis stack.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "IncrementalDriver": ".driver",
     "PhonemeDriver": ".driver",
     "drive_from_audio": ".driver",
     "POSE_STYLES": ".head",

@@ -1,11 +1,13 @@
-"""Eyes and brows: blinks with human statistics, gaze saccades, brow raises on emphasis.
+"""Eyes and brows: blinks with human statistics, gaze saccades, brow raises on emphasis, made as the
+prosody becomes final (``EyesStream``).
 
 Blinks (Bentivoglio et al. 1997; Stern et al. 1984; Nakano et al. 2009):
 
 * about 17 a minute at rest and during conversation (10-25 is the usual range); ``blink_rate`` sets it;
 * speakers blink at the ends of phrases and in pauses more than mid-phrase: each pause triggers a blink with
-  probability ``PAUSE_BLINK_P`` shortly after it starts; the rest come from a renewal process whose
-  intervals are gamma-distributed (clumpier than a clock, never closer than ``MIN_INTERVAL_S``);
+  probability ``PAUSE_BLINK_P`` shortly after it starts; the rest come from a renewal process (restarted by
+  every blink) whose intervals are gamma-distributed (clumpier than a clock, never closer than
+  ``MIN_INTERVAL_S``) and whose rate makes up what the pauses did not give over the last minute;
 * 100-400 ms long, the lid closing in about a third of the time it takes to reopen; most close fully, some
   only partly.
 
@@ -15,27 +17,31 @@ little against the head's turn (the vestibulo-ocular reflex keeps the eyes on th
 
 Brows rise on strongly stressed syllables (and a little with the voice's pitch).
 
-Everything here is evaluated directly at the output frame times (not averaged over the frame), so a blink
-that closes the eye closes it on at least one frame.
+Every random draw is keyed by its event (the n-th blink, pause, fixation, phrase, syllable), so the result
+does not depend on how the audio was chunked. Lids, gaze and brows are evaluated directly at the output
+frame times (not averaged over the frame), so a blink that closes the eye closes it on at least one frame.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio.prosody import RATE, Prosody
-from .filters import smoothstep
+from ..audio.prosody import RATE, ProsodyStream
+from .filters import event_rng, smoothstep
 
 MIN_INTERVAL_S = 0.5
 PAUSE_BLINK_P = 0.6
 PAUSE_BLINK_DELAY_S = (0.05, 0.3)
 INTERVAL_SHAPE = 2.0              # gamma shape of spontaneous inter-blink intervals (1 would be Poisson)
+RATE_WINDOW_S = 60.0              # pause-triggered blinks are counted over the last minute
 DURATION_S = (0.12, 0.35)         # blink duration range (log-uniform)
 CLOSING_SHARE = 0.3               # closing takes this share of a blink, then a short hold, then opening
 HOLD_SHARE = 0.1
 PARTIAL_P = 0.12                  # share of blinks that close the lid only partly
+EYE_DELAY_S = 0.006               # the right lid trails the left by a few milliseconds (they are not clones)
 GAZE_FIXATION_S = (0.5, 3.0)
 GAZE_SACCADE_S = 0.04
 GAZE_SPREAD = 0.06                # fixations scatter this much around the camera
@@ -46,120 +52,185 @@ VOR_GAIN = 0.5
 BROW_THRESHOLD = 0.8              # syllables above this prominence raise the brows
 BROW_MIN_GAP_S = 1.5
 BROW_AMPLITUDE = 0.45
+BROW_SPAN_S = (0.0, 1.05)         # a raise starts at the nucleus and is over about a second later
 BROW_PER_SEMITONE = 0.02
+# the random processes (motion.filters.event_rng streams)
+_BLINK, _PAUSE, _FIXATION, _GLANCE, _BROW = 10, 11, 12, 13, 14
 
 
 @dataclass(frozen=True)
-class Blinks:
-    """Blink events: ``start_s``, ``duration_s``, ``amplitude`` (E,), sorted by start."""
-
-    start_s: np.ndarray
-    duration_s: np.ndarray
-    amplitude: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.start_s)
+class Blink:
+    start_s: float
+    duration_s: float
+    amplitude: float             # left lid
+    amplitude_right: float
 
 
-def blink_events(
-    prosody: Prosody, duration_s: float, rate_per_min: float, rng: np.random.Generator
-) -> Blinks:
-    """Draw blink times for a recording: pause-triggered blinks plus gamma-renewal spontaneous ones, merged
-    with at least MIN_INTERVAL_S between starts, totalling about ``rate_per_min``."""
-    if rate_per_min <= 0 or duration_s <= 0:
-        z = np.zeros(0)
-        return Blinks(z, z, z)
-    pauses = prosody.pause_s
-    lo, hi = PAUSE_BLINK_DELAY_S
-    chosen = rng.random(len(pauses)) < PAUSE_BLINK_P
-    triggered = pauses[chosen, 0] + rng.uniform(lo, hi, int(chosen.sum()))
-    # the spontaneous process makes up the rest of the requested rate
-    expected = rate_per_min * duration_s / 60.0
-    spont_rate = max(expected - len(triggered), 0.3 * expected) / duration_s
-    mean_gap = 1.0 / max(spont_rate, 1e-6)
-    count = int(duration_s / mean_gap * 2) + 4
-    gaps = rng.gamma(INTERVAL_SHAPE, mean_gap / INTERVAL_SHAPE, count)
-    spont = rng.uniform(0, mean_gap) + np.concatenate([[0.0], np.cumsum(gaps[:-1])])
-    times = np.sort(np.concatenate([triggered, spont[spont < duration_s]]))
-    times = times[(times >= 0) & (times < duration_s)]
-    keep = _min_spacing(times, MIN_INTERVAL_S)
-    times = times[keep]
-    dur = np.exp(rng.uniform(*np.log(DURATION_S), len(times)))
-    partial = rng.random(len(times)) < PARTIAL_P
-    amp = np.where(partial, rng.uniform(0.5, 0.8, len(times)), rng.uniform(0.95, 1.0, len(times)))
-    return Blinks(times, dur, amp)
-
-
-def _min_spacing(times: np.ndarray, gap: float) -> np.ndarray:
-    """(E,) sorted times -> bool mask keeping each time at least ``gap`` after the previous kept one."""
-    keep = np.zeros(len(times), bool)
-    last = -np.inf
-    for i, t in enumerate(times):  # one step per blink (a few dozen a minute), not per sample
-        if t - last >= gap:
-            keep[i] = True
-            last = t
-    return keep
-
-
-def blink_curve(blinks: Blinks, t_s: np.ndarray, delay_s: float = 0.0) -> np.ndarray:
+def blink_curve(blinks: list[Blink], t_s: np.ndarray, right: bool = False) -> np.ndarray:
     """(T,) lid closure 0..1 at times ``t_s``: fast close, short hold, slower (ease-out) reopening."""
     out = np.zeros(len(t_s), np.float32)
-    if len(blinks) == 0:
-        return out
-    start = blinks.start_s + delay_s
-    first = np.searchsorted(t_s, start)
-    last = np.searchsorted(t_s, start + blinks.duration_s)
-    for b in np.flatnonzero(last > first):  # one vectorised slice per blink
-        t = (t_s[first[b] : last[b]] - start[b]) / blinks.duration_s[b]
+    delay = EYE_DELAY_S if right else 0.0
+    for b in blinks:
+        start = b.start_s + delay
+        lo, hi = np.searchsorted(t_s, [start, start + b.duration_s])
+        if hi <= lo:
+            continue
+        t = (t_s[lo:hi] - start) / b.duration_s
         closing = smoothstep(t / CLOSING_SHARE)
         opening = 1.0 - (t - CLOSING_SHARE - HOLD_SHARE) / (1.0 - CLOSING_SHARE - HOLD_SHARE)
         opening = np.clip(opening, 0.0, 1.0) ** 1.5   # eases out: the lid's last stretch is slow
         shape = np.where(t < CLOSING_SHARE, closing, np.where(t < CLOSING_SHARE + HOLD_SHARE, 1.0, opening))
-        out[first[b] : last[b]] = np.maximum(out[first[b] : last[b]], blinks.amplitude[b] * shape)
+        amp = b.amplitude_right if right else b.amplitude
+        out[lo:hi] = np.maximum(out[lo:hi], amp * shape)
     return out
 
 
-def gaze(prosody: Prosody, t_s: np.ndarray, yaw_deg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(T, 2) gaze_x, gaze_y at times ``t_s``: fixations near the camera joined by quick saccades, glances
-    away at some phrase starts, and partial compensation of the head's yaw."""
-    duration = float(t_s[-1]) + 1.0 if len(t_s) else 0.0
-    lo, hi = GAZE_FIXATION_S
-    count = int(duration / lo) + 2
-    onsets = np.concatenate([[0.0], np.cumsum(np.exp(rng.uniform(np.log(lo), np.log(hi), count)))])
-    onsets = onsets[onsets < duration]
-    targets = rng.standard_normal((len(onsets), 2)) * GAZE_SPREAD
-    targets[:, 1] *= 0.5   # vertical scatter is smaller than horizontal
-    if len(prosody.pause_s):
-        avert = prosody.pause_s[rng.random(len(prosody.pause_s)) < GAZE_AVERT_P, 1] - 0.2
-        away = rng.standard_normal((len(avert), 2)) * np.array([1.0, 0.5])
-        away *= GAZE_AVERT / np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-6)
-        back = avert + rng.uniform(0.6, 1.5, len(avert))
-        onsets = np.concatenate([onsets, avert, back])
-        targets = np.concatenate([targets, away, rng.standard_normal((len(back), 2)) * GAZE_SPREAD * 0.5])
-        order = np.argsort(onsets, kind="stable")
-        onsets, targets = onsets[order], targets[order]
-    idx = np.clip(np.searchsorted(onsets, t_s, side="right") - 1, 0, len(onsets) - 1)
-    prev = targets[np.maximum(idx - 1, 0)]
-    w = smoothstep((t_s - onsets[idx]) / GAZE_SACCADE_S)[:, None]
-    g = prev + (targets[idx] - prev) * w
-    g[:, 0] -= VOR_GAIN * GAZE_PER_YAW_DEG * np.asarray(yaw_deg)
-    return np.clip(g, -1.0, 1.0).astype(np.float32)
+class EyesStream:
+    """Blinks, gaze and brows at output frame times. ``advance(prosody)`` schedules the events the prosody
+    final so far decides; ``frames(prosody, t_s, yaw_deg)`` -> (T, 5) blink_left, blink_right, gaze_x,
+    gaze_y, brow_raise at times the prosody is final for."""
 
+    def __init__(self, seed: int, blink_rate: float):
+        self.seed, self.rate = seed, blink_rate
+        self.blinks: list[Blink] = []
+        self._count = 0                        # blinks so far (keys their random draws)
+        self._pause_blinks: list[float] = []
+        self._next_pause = 0                   # index into prosody.pause_starts
+        self._next_spont = self._interval(0, 0.0) if blink_rate > 0 else np.inf
+        self._fixations: list[tuple[float, np.ndarray]] = [(0.0, self._fixation_target(0))]
+        self._glance_from = 1                  # index into prosody.phrase_starts (0 is the recording's start)
+        self._glances: list[tuple[float, np.ndarray]] = []
+        self._brows: list[tuple[float, float]] = []
+        self._brow_from = 0
 
-def brow_raise(prosody: Prosody, t_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(T,) brow_raise at times ``t_s``: a raise on each strongly stressed syllable (at most one per
-    BROW_MIN_GAP_S), plus a little with the voice's pitch."""
-    strong = prosody.prominence > BROW_THRESHOLD
-    times = prosody.syllable_s[strong]
-    amps = (prosody.prominence[strong] - BROW_THRESHOLD) / (1 - BROW_THRESHOLD)
-    keep = _min_spacing(times, BROW_MIN_GAP_S)
-    times, amps = times[keep], amps[keep]
-    out = np.zeros(len(t_s), np.float32)
-    for t0, a in zip(times, amps, strict=True):
-        lo, hi = np.searchsorted(t_s, [t0 - 0.15, t0 + 0.9])
-        u = t_s[lo:hi] - (t0 - 0.15)
-        shape = smoothstep(u / 0.12) * (1.0 - smoothstep((u - 0.4) / 0.5))
-        amp = BROW_AMPLITUDE * (0.5 + 0.5 * a) * rng.uniform(0.7, 1.0)
-        out[lo:hi] = np.maximum(out[lo:hi], amp * shape)
-    pitch = np.interp(t_s, np.arange(len(prosody)) / RATE, prosody.pitch_st)
-    return np.clip(out + BROW_PER_SEMITONE * pitch, -1.0, 1.0).astype(np.float32)
+    # -- blinks ------------------------------------------------------------------------------------------
+    def _interval(self, k: int, at_s: float) -> float:
+        """The next spontaneous blink after blink ``k`` at ``at_s``: the rate left over by recent pause
+        blinks, at least 30% of the requested one."""
+        recent = [t for t in self._pause_blinks if t > at_s - RATE_WINDOW_S] if k else []
+        span = max(min(at_s, RATE_WINDOW_S), 20.0)
+        rate = max(self.rate / 60.0 - len(recent) / span, 0.3 * self.rate / 60.0)
+        gap = event_rng(self.seed, _BLINK, k).gamma(INTERVAL_SHAPE, 1.0 / rate / INTERVAL_SHAPE)
+        return at_s + max(gap, MIN_INTERVAL_S)
+
+    def _add_blink(self, t: float, triggered: bool) -> None:
+        self._count += 1
+        rng = event_rng(self.seed, _BLINK, self._count + (1 << 24))
+        dur = float(np.exp(rng.uniform(*np.log(DURATION_S))))
+        amp = rng.uniform(0.5, 0.8) if rng.random() < PARTIAL_P else rng.uniform(0.95, 1.0)
+        right = min(amp * (1.0 + rng.uniform(-0.03, 0.0)), 1.0)
+        self.blinks.append(Blink(t, dur, float(amp), float(right)))
+        if triggered:
+            self._pause_blinks.append(t)
+        self._next_spont = self._interval(self._count, t)
+
+    def _schedule(self, prosody: ProsodyStream) -> None:
+        """Commit every blink that falls before the end of the final prosody (no later pause can come
+        before it)."""
+        known_s = prosody.final / RATE
+        pauses = prosody.pause_starts
+        while True:
+            trig = np.inf
+            while self._next_pause < len(pauses) and trig == np.inf:
+                rng = event_rng(self.seed, _PAUSE, self._next_pause)
+                if rng.random() < PAUSE_BLINK_P:
+                    trig = pauses[self._next_pause] / RATE + rng.uniform(*PAUSE_BLINK_DELAY_S)
+                else:
+                    self._next_pause += 1
+            t = min(trig, self._next_spont)
+            if t > known_s:
+                return
+            last = self.blinks[-1].start_s if self.blinks else -np.inf
+            if t == trig:
+                self._next_pause += 1
+            if t - last >= MIN_INTERVAL_S:
+                self._add_blink(t, triggered=t == trig)
+            elif t != trig:
+                self._next_spont = last + MIN_INTERVAL_S
+
+    # -- gaze --------------------------------------------------------------------------------------------
+    def _fixation_target(self, i: int) -> np.ndarray:
+        g = event_rng(self.seed, _FIXATION, i).standard_normal(2) * GAZE_SPREAD
+        return g * np.array([1.0, 0.5])       # vertical scatter is smaller than horizontal
+
+    def _gaze_events(self, prosody: ProsodyStream, until_s: float) -> list[tuple[float, np.ndarray]]:
+        lo, hi = GAZE_FIXATION_S
+        while self._fixations[-1][0] <= until_s + hi:
+            i = len(self._fixations)
+            step = float(np.exp(event_rng(self.seed, _FIXATION, i + (1 << 24)).uniform(np.log(lo), np.log(hi))))
+            self._fixations.append((self._fixations[-1][0] + step, self._fixation_target(i)))
+        starts = prosody.phrase_starts
+        while self._glance_from < len(starts) and starts[self._glance_from] < prosody.final:
+            rng = event_rng(self.seed, _GLANCE, self._glance_from)
+            if rng.random() < GAZE_AVERT_P:
+                t0 = starts[self._glance_from] / RATE
+                away = rng.standard_normal(2) * np.array([1.0, 0.5])
+                away *= GAZE_AVERT / max(float(np.linalg.norm(away)), 1e-6)
+                self._glances += [(t0, away), (t0 + rng.uniform(0.6, 1.5), rng.standard_normal(2) * GAZE_SPREAD * 0.5)]
+            self._glance_from += 1
+        return sorted(self._fixations + self._glances, key=lambda e: e[0])
+
+    # -- brows -------------------------------------------------------------------------------------------
+    def _brow_events(self, prosody: ProsodyStream) -> None:
+        syl = prosody.syllables
+        for frame, stress in syl[self._brow_from :]:
+            t = frame / RATE
+            if stress > BROW_THRESHOLD and (not self._brows or t - self._brows[-1][0] >= BROW_MIN_GAP_S):
+                a = (stress - BROW_THRESHOLD) / (1 - BROW_THRESHOLD)
+                amp = BROW_AMPLITUDE * (0.5 + 0.5 * a) * event_rng(self.seed, _BROW, frame).uniform(0.7, 1.0)
+                self._brows.append((t, float(amp)))
+        self._brow_from = len(syl)
+
+    # -- frames ------------------------------------------------------------------------------------------
+    def advance(self, prosody: ProsodyStream) -> None:
+        if self.rate > 0:
+            self._schedule(prosody)
+        self._brow_events(prosody)
+
+    def frames(self, prosody: ProsodyStream, t_s: np.ndarray, yaw_deg: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(t_s), 5), np.float32)
+        if len(t_s) == 0:
+            return out
+        lo_s, hi_s = float(t_s[0]), float(t_s[-1])
+        first = bisect_left([b.start_s for b in self.blinks], lo_s - max(DURATION_S) - 0.01)
+        near = self.blinks[first:]
+        out[:, 0] = blink_curve(near, t_s)
+        out[:, 1] = blink_curve(near, t_s, right=True)
+        events = self._gaze_events(prosody, hi_s)
+        onsets = np.array([e[0] for e in events])
+        targets = np.stack([e[1] for e in events])
+        idx = np.clip(np.searchsorted(onsets, t_s, side="right") - 1, 0, len(onsets) - 1)
+        prev = targets[np.maximum(idx - 1, 0)]
+        w = smoothstep((t_s - onsets[idx]) / GAZE_SACCADE_S)[:, None]
+        g = prev + (targets[idx] - prev) * w
+        g[:, 0] -= VOR_GAIN * GAZE_PER_YAW_DEG * np.asarray(yaw_deg)
+        out[:, 2:4] = np.clip(g, -1.0, 1.0)
+        brow = np.zeros(len(t_s))
+        times = [t for t, _ in self._brows]
+        for t0, amp in self._brows[bisect_right(times, lo_s - BROW_SPAN_S[1]) : bisect_right(times, hi_s)]:
+            u = t_s - t0
+            shape = np.where((u >= BROW_SPAN_S[0]) & (u <= BROW_SPAN_S[1]),
+                             smoothstep(u / 0.12) * (1.0 - smoothstep((u - 0.4) / 0.5)), 0.0)
+            brow = np.maximum(brow, amp * shape)
+        f = t_s * RATE
+        i0 = int(np.floor(f.min()))
+        i1 = int(np.floor(f.max())) + 2
+        pitch = prosody.pitch_st.get(i0, i1 if prosody.closed else min(i1, prosody.pitch_st.end))
+        pitch = pitch.astype(np.float64)
+        pitch_at = np.interp(f, np.arange(i0, i0 + len(pitch)), pitch)
+        out[:, 4] = np.clip(brow + BROW_PER_SEMITONE * pitch_at, -1.0, 1.0)
+        self._forget(lo_s)
+        return out
+
+    def _forget(self, before_s: float) -> None:
+        """Drop events that can no longer reach a frame after ``before_s``."""
+        horizon = before_s - 5.0
+        if len(self._fixations) > 64:
+            keep = max(bisect_left([t for t, _ in self._fixations], horizon) - 1, 0)
+            self._fixations = self._fixations[keep:]
+        self._glances = [g for g in self._glances if g[0] > horizon - GAZE_FIXATION_S[1]]
+        if len(self.blinks) > 256:
+            self.blinks = self.blinks[-64:]
+        self._pause_blinks = [t for t in self._pause_blinks if t > before_s - RATE_WINDOW_S]
+        if len(self._brows) > 64:
+            self._brows = self._brows[-8:]

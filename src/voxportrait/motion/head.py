@@ -12,22 +12,28 @@ Speech-following motion is the sum of a few parts, each tied to what listeners s
 
 Translation follows rotation (the head turns about the neck, so the face shifts with yaw and pitch) plus
 the breath; scale leans in a little on loud speech. ``head_motion_scale`` multiplies all of it: 0 is a
-perfectly still head. Everything is generated on the 100 Hz grid and resampled by the driver.
+perfectly still head. Everything is generated on the 100 Hz grid, frame by frame as the prosody becomes
+final (``HeadStream``): the random parts are indexed by time or by event (phrase, syllable) and the
+smoothing is causal, so any chunking of the audio gives the same head.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..audio.features import FRAME_RATE_HZ
-from ..audio.prosody import Prosody
-from .filters import band_noise, smooth
+from ..audio.prosody import ProsodyStream
+from .filters import CausalSmoother, TimeNoise, Track, event_rng
 
 RATE = FRAME_RATE_HZ
 STRESS_THRESHOLD = 0.55          # syllables above this prominence get a nod
-SHIFT_TIME_S = 0.25              # posture shifts settle with this Gaussian time constant
+SHIFT_TIME_S = 0.12              # posture shifts settle with this time constant (critically damped)
+CALM_TIME_S = 0.25               # the head calms down / livens up over this long at pauses and phrases
+PITCH_TIME_S = 0.08              # the head follows the voice's pitch this smoothly
+LEAN_TIME_S = 0.15
 TX_PER_YAW_DEG = 0.0025          # crop fraction the face moves sideways per degree of yaw
 TY_PER_PITCH_DEG = -0.0025       # ... and down per degree of pitch (chin down moves the face down)
 BREATH_HZ = (0.2, 0.3)           # breathing rate range (12-18 breaths a minute)
@@ -99,86 +105,15 @@ POSE_STYLES: dict[str, PoseStyle] = {
 }
 
 
-@dataclass(frozen=True)
-class HeadTrack:
-    """Head pose on the 100 Hz grid: ``rotation_deg`` (N, 3) yaw, pitch, roll; ``translation`` (N, 3) in
-    crop fractions; ``scale`` (N,); and ``breath`` (N,) the breathing phase -1..1 (inhale positive), which
-    the lips share."""
-
-    rotation_deg: np.ndarray
-    translation: np.ndarray
-    scale: np.ndarray
-    breath: np.ndarray = field(repr=False)
-
-
-def _impulses(times_s: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
-    """(n,) train of weighted impulses at ``times_s`` on the 100 Hz grid."""
-    out = np.zeros(n)
-    idx = np.round(np.asarray(times_s) * RATE).astype(int)
-    ok = (idx >= 0) & (idx < n)
-    np.add.at(out, idx[ok], np.asarray(weights)[ok])
-    return out
-
-
 def _nod_kernel() -> np.ndarray:
-    """The shape of one nod: down and back over ~0.6 s, peaking ~0.15 s after its onset (a gamma bump,
-    peak 1). The onset is placed 0.1 s before the syllable's nucleus, so the lowest point meets it."""
+    """The shape of one nod: down and back over ~0.6 s, peaking ~0.15 s after its onset at the syllable's
+    nucleus (a gamma bump, peak 1)."""
     t = np.arange(int(0.8 * RATE)) / RATE
     k = (t / 0.15) ** 2 * np.exp(2 * (1 - t / 0.15))
     return k / k.max()
 
 
-NOD_LEAD_S = 0.1
-
-
-def breathing(n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n,) -1..1 breathing phase on the 100 Hz grid: a sine whose rate wanders within BREATH_HZ."""
-    rate = np.mean(BREATH_HZ) + np.diff(BREATH_HZ)[0] / 2 * np.tanh(band_noise(rng, n, RATE, 0.02)[:, 0])
-    phase = 2 * np.pi * np.cumsum(rate) / RATE + rng.uniform(0, 2 * np.pi)
-    return np.sin(phase).astype(np.float32)
-
-
-def speech_head_motion(
-    prosody: Prosody, style: PoseStyle, rng: np.random.Generator, head_motion_scale: float = 1.0
-) -> HeadTrack:
-    """Prosody -> HeadTrack in ``style`` (see the module docstring), scaled by ``head_motion_scale``."""
-    n = len(prosody)
-    breath = breathing(n, rng)
-    speak = smooth(prosody.speaking.astype(np.float32), 0.4, RATE)
-    calm = style.silence_calm + (1 - style.silence_calm) * speak
-
-    drift = band_noise(rng, n, RATE, style.drift_hz, 3) * np.asarray(style.drift_deg) * calm[:, None]
-
-    # a new posture at each phrase start (the end of each pause, and the start of the recording)
-    starts = np.concatenate([[0.0], prosody.pause_s[:, 1]]) if len(prosody.pause_s) else np.zeros(1)
-    starts = np.unique(np.clip(starts, 0, (n - 1) / RATE))
-    targets = rng.standard_normal((len(starts), 3)) * np.asarray(style.shift_deg)
-    which = np.clip(np.searchsorted(starts, np.arange(n) / RATE, side="right") - 1, 0, len(starts) - 1)
-    posture = smooth(targets[which], SHIFT_TIME_S, RATE) * calm[:, None]
-
-    # nods and accents on stressed syllables
-    stress = np.clip((prosody.prominence - STRESS_THRESHOLD) / (1 - STRESS_THRESHOLD), 0, 1)
-    keep = stress > 0
-    when = prosody.syllable_s[keep] - NOD_LEAD_S
-    amp = stress[keep]
-    side = rng.choice([-1.0, 1.0], size=(len(amp), 2))
-    kernel = _nod_kernel()
-    nods = np.zeros((n, 3))
-    if len(amp):
-        nods[:, 1] = -style.nod_deg * np.convolve(_impulses(when, amp, n), kernel)[:n]
-        nods[:, 0] = style.accent_deg[0] * np.convolve(_impulses(when, amp * side[:, 0], n), kernel)[:n]
-        nods[:, 2] = style.accent_deg[1] * np.convolve(_impulses(when, amp * side[:, 1], n), kernel)[:n]
-
-    rot = drift + posture + nods + np.asarray(style.bias_deg)
-    rot[:, 1] += style.pitch_follow * smooth(prosody.pitch_st, 0.15, RATE) + style.breath_deg * breath
-    rot *= head_motion_scale
-
-    trans = np.zeros((n, 3), np.float32)
-    trans[:, 0] = TX_PER_YAW_DEG * rot[:, 0]
-    trans[:, 1] = TY_PER_PITCH_DEG * rot[:, 1] - 0.002 * breath * head_motion_scale
-    loud = smooth(prosody.level.level, 0.3, RATE)
-    scale = 1.0 + head_motion_scale * style.lean * (loud - 0.5) * speak
-    return HeadTrack(rot.astype(np.float32), trans, scale.astype(np.float32), breath)
+NOD_KERNEL = _nod_kernel()
 
 
 @dataclass(frozen=True)
@@ -205,18 +140,104 @@ def ping_pong_times(t_s: np.ndarray, duration_s: float) -> np.ndarray:
     return np.where(u > duration_s, 2 * duration_s - u, u)
 
 
-def reference_head_motion(track: PoseTrack, n: int, head_motion_scale: float = 1.0) -> HeadTrack:
-    """A PoseTrack reused for ``n`` frames of the 100 Hz grid: relative to its first frame, looped back and
-    forth, scaled by ``head_motion_scale``. The breath is flat (the reference carries its own)."""
-    t = ping_pong_times(np.arange(n) / RATE, track.duration_s)
-    src = np.arange(len(track.rotation_deg)) / track.fps
+class HeadStream:
+    """Head pose on the 100 Hz grid, frame by frame: ``rotation`` (3,) yaw, pitch, roll in degrees;
+    ``translation`` (3,) in crop fractions; ``scale``; and ``breath`` -1..1 (inhale positive), which the
+    lips share (Tracks). With a ``pose_track`` the head follows it instead (looped back and forth)."""
 
-    def at(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, np.float64).reshape(len(src), -1)
-        return np.stack([np.interp(t, src, x[:, i]) for i in range(x.shape[1])], axis=1)
+    def __init__(self, style: PoseStyle, seed: int, head_motion_scale: float = 1.0,
+                 pose_track: PoseTrack | None = None):
+        self.style, self.seed, self.scale_factor, self.pose_track = style, seed, head_motion_scale, pose_track
+        self._drift = TimeNoise(seed, 1, style.drift_hz, dims=3)
+        self._breath_rate = TimeNoise(seed, 2, 0.02)
+        self._phase = float(event_rng(seed, 3, 0).uniform(0, 2 * np.pi))
+        self._calm = CausalSmoother(CALM_TIME_S, RATE)
+        self._posture = CausalSmoother(SHIFT_TIME_S, RATE, 3)
+        self._pitch = CausalSmoother(PITCH_TIME_S, RATE)
+        self._loud = CausalSmoother(LEAN_TIME_S, RATE)
+        self._targets: dict[int, np.ndarray] = {}
+        self.rotation, self.translation = Track((3,)), Track((3,))
+        self.scale, self.breath = Track(), Track()
 
-    rot = (at(track.rotation_deg) - track.rotation_deg[0]) * head_motion_scale
-    trans = (at(track.translation) - track.translation[0]) * head_motion_scale
-    scale = 1.0 + (at(track.scale)[:, 0] / max(float(track.scale[0]), 1e-6) - 1.0) * head_motion_scale
-    return HeadTrack(rot.astype(np.float32), trans.astype(np.float32), scale.astype(np.float32),
-                     np.zeros(n, np.float32))
+    def forget(self, before: int) -> None:
+        for t in (self.rotation, self.translation, self.scale, self.breath):
+            t.forget(before)
+
+    def _breathing(self, a: int, b: int) -> np.ndarray:
+        """-1..1 breathing phase: a sine whose rate wanders within BREATH_HZ."""
+        lo, hi = BREATH_HZ
+        rate = (lo + hi) / 2 + (hi - lo) / 2 * np.tanh(self._breath_rate.at(a, b)[:, 0].astype(np.float64))
+        phase = self._phase + 2 * np.pi * np.cumsum(rate) / RATE
+        self._phase = float(phase[-1]) % (2 * np.pi)
+        return np.sin(phase).astype(np.float32)
+
+    def advance(self, prosody: ProsodyStream, until: int) -> None:
+        """Frames up to ``until`` (prosody final up to there)."""
+        a = self.rotation.end
+        if until <= a:
+            return
+        breath = self._breathing(a, until)
+        if self.pose_track is not None:
+            rot, trans, scale = self._reference(a, until)
+        else:
+            rot, trans, scale = self._speech(prosody, a, until, breath)
+        self.rotation.append(rot)
+        self.translation.append(trans)
+        self.scale.append(scale)
+        self.breath.append(breath)
+
+    def _speech(self, prosody: ProsodyStream, a: int, b: int, breath: np.ndarray):
+        st, k = self.style, self.scale_factor
+        speak = self._calm(prosody.speaking.get(a, b))[:, 0]
+        calm = st.silence_calm + (1 - st.silence_calm) * speak
+        drift = self._drift.at(a, b) * np.asarray(st.drift_deg) * calm[:, None]
+        # a new posture at each phrase start (drawn per phrase, so it does not depend on the chunking)
+        starts = prosody.phrase_starts
+        first, last = bisect_right(starts, a) - 1, bisect_right(starts, b - 1) - 1
+        which = np.searchsorted(starts[first : last + 1], np.arange(a, b), side="right") - 1
+        targets = np.stack([self._target(i) for i in range(first, last + 1)])
+        posture = self._posture(targets[which]) * calm[:, None]
+        # nods and accents on stressed syllables, from each nucleus on
+        nods = np.zeros((b - a, 3))
+        syl = prosody.syllables
+        for frame, stress in syl[bisect_left(syl, (a - len(NOD_KERNEL) + 1, -1.0)) : bisect_left(syl, (b, -1.0))]:
+            amp = float(np.clip((stress - STRESS_THRESHOLD) / (1 - STRESS_THRESHOLD), 0, 1))
+            if amp <= 0:
+                continue
+            side = event_rng(self.seed, 5, frame).choice([-1.0, 1.0], size=2)
+            i0, i1 = max(frame, a), min(frame + len(NOD_KERNEL), b)
+            shape = amp * NOD_KERNEL[i0 - frame : i1 - frame]
+            nods[i0 - a : i1 - a] += np.outer(shape, [st.accent_deg[0] * side[0], -st.nod_deg,
+                                                     st.accent_deg[1] * side[1]])
+        rot = drift + posture + nods + np.asarray(st.bias_deg)
+        rot[:, 1] += st.pitch_follow * self._pitch(prosody.pitch_st.get(a, b))[:, 0] + st.breath_deg * breath
+        rot *= k
+        trans = np.zeros((b - a, 3), np.float32)
+        trans[:, 0] = TX_PER_YAW_DEG * rot[:, 0]
+        trans[:, 1] = TY_PER_PITCH_DEG * rot[:, 1] - 0.002 * breath * k
+        loud = self._loud(prosody.level.get(a, b))[:, 0]
+        scale = 1.0 + k * st.lean * (loud - 0.5) * speak
+        return rot.astype(np.float32), trans, scale.astype(np.float32)
+
+    def _target(self, phrase: int) -> np.ndarray:
+        if phrase not in self._targets:
+            if len(self._targets) > 64:
+                self._targets = {p: v for p, v in self._targets.items() if p >= phrase - 8}
+            rng = event_rng(self.seed, 4, phrase)
+            self._targets[phrase] = rng.standard_normal(3) * np.asarray(self.style.shift_deg)
+        return self._targets[phrase]
+
+    def _reference(self, a: int, b: int):
+        """The reference track relative to its first frame, looped back and forth, scaled."""
+        track, k = self.pose_track, self.scale_factor
+        t = ping_pong_times(np.arange(a, b) / RATE, track.duration_s)
+        src = np.arange(len(track.rotation_deg)) / track.fps
+
+        def at(x: np.ndarray) -> np.ndarray:
+            x = np.asarray(x, np.float64).reshape(len(src), -1)
+            return np.stack([np.interp(t, src, x[:, i]) for i in range(x.shape[1])], axis=1)
+
+        rot = (at(track.rotation_deg) - track.rotation_deg[0]) * k
+        trans = (at(track.translation) - track.translation[0]) * k
+        scale = 1.0 + (at(track.scale)[:, 0] / max(float(track.scale[0]), 1e-6) - 1.0) * k
+        return rot.astype(np.float32), trans.astype(np.float32), scale.astype(np.float32)
